@@ -1,0 +1,49 @@
+# Every target that needs the environment depends on .venv/.installed, so a fresh clone just works.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+MODEL_DIR ?= models
+DATASETS ?= ../shared/datasets
+
+.PHONY: setup validate-data train eval serve test bench lint retrain clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+validate-data: setup
+	$(PY) -m training validate-data
+
+train: setup
+	$(PY) -m training train --model-dir $(MODEL_DIR) --datasets-dir $(DATASETS)
+
+eval: setup
+	$(PY) -m training eval --model-dir $(MODEL_DIR)
+
+$(MODEL_DIR)/latest:
+	$(MAKE) train
+
+serve: setup $(MODEL_DIR)/latest
+	MODEL_DIR=$(MODEL_DIR) HOST=$(HOST) PORT=$(PORT) $(PY) -m service
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup $(MODEL_DIR)/latest
+	$(PY) -m bench
+
+lint: setup
+	$(PY) -m ruff check training service tests bench
+
+retrain: setup
+	$(PY) -m training retrain --model-dir $(MODEL_DIR)
+
+clean:
+	rm -rf $(VENV) mlruns mlflow.db .pytest_cache

@@ -1,0 +1,223 @@
+"""`python -m training {validate-data,train,eval,predict,...}`: clear errors, non-zero exits, progress bars."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+from training.taxonomy import PROJECT_ROOT, TaxonomyError
+
+DEFAULT_MODEL_DIR = PROJECT_ROOT / "models"
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit code 2."""
+
+
+def _corpus(path: str | None):
+    from training.corpus import CorpusError, load_corpus
+
+    try:
+        return load_corpus(path)
+    except CorpusError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from training.corpus import CorpusError, format_report, read_corpus, validate_corpus
+
+    try:
+        df = read_corpus(args.corpus)
+    except CorpusError as exc:
+        raise CliError(str(exc)) from exc
+    report = validate_corpus(df, check_targets=not args.no_targets)
+    print(format_report(report))
+    return 0 if report.ok else 1
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from training.evaluate import format_metrics
+    from training.extras import ExtraDataError
+    from training.pipeline_run import run_training
+    from training.train import TrainConfig
+
+    corpus = _corpus(args.corpus)
+    config = TrainConfig(folds=args.folds, n_jobs=args.jobs)
+    try:
+        result = run_training(corpus, model_dir=Path(args.model_dir), extras=args.extra,
+                              datasets_dir=Path(args.datasets_dir) if args.datasets_dir else None,
+                              extra_weight=args.extra_weight, allow_non_commercial=args.allow_non_commercial,
+                              config=config, track=not args.no_mlflow)
+    except ExtraDataError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"\nmodel {result.model.version} saved to {result.bundle_dir}")
+    print(f"training took {result.model.metadata['train_seconds']} s")
+    print("model family per head (CV on train; F1 for flags/urgent, accuracy for topic):")
+    for c in result.model.metadata["head_choices"]:
+        thr = f", threshold {c['threshold']:.3f}" if c["threshold"] is not None else ""
+        print(f"  {c['label']:<22} {c['family']:<7} cv={c['cv_scores']}{thr}")
+    print(format_metrics(result.metrics))
+    if result.tracking:
+        t = result.tracking
+        print(f"MLflow run {t['run_id']}, registered version {t['registered_version']}, "
+              f"champion {'moved' if t['promoted'] else 'kept at ' + str(t['previous_champion'])}")
+    return 0
+
+
+def _load(model_dir: str, version: str | None):
+    from training.bundle import BundleError, load_bundle
+
+    try:
+        return load_bundle(model_dir, version)
+    except BundleError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from training.evaluate import evaluate, format_metrics
+
+    model, manifest = _load(args.model_dir, args.version)
+    corpus = _corpus(args.corpus)
+    test = corpus[corpus["split"] == "test"].reset_index(drop=True)
+    metrics = evaluate(model, test)
+    print(f"model {manifest['version']} on the test split of {args.corpus or 'data/comments.csv'}")
+    print(format_metrics(metrics))
+    return 0
+
+
+def _read_texts(path: str, column: str) -> list[str]:
+    p = Path(path)
+    if path != "-" and not p.exists():
+        raise CliError(f"input file not found: {path}")
+    if path != "-" and p.suffix.lower() == ".csv":
+        import pandas as pd
+
+        try:
+            df = pd.read_csv(p, dtype=str, keep_default_na=False)
+        except Exception as exc:
+            raise CliError(f"{path}: not a readable CSV ({exc})") from exc
+        if column not in df.columns:
+            raise CliError(f"{path}: no column {column!r}; columns are {list(df.columns)}")
+        return df[column].tolist()
+    stream = sys.stdin if path == "-" else p.open(encoding="utf-8")
+    try:
+        lines = [line.rstrip("\n") for line in stream]
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text ({exc})") from exc
+    return [line for line in lines if line.strip()]
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    model, _ = _load(args.model_dir, args.version)
+    texts = _read_texts(args.input, args.text_column)
+    if not texts:
+        raise CliError(f"{args.input}: no comments to classify")
+    out = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
+    writer = csv.writer(out)
+    writer.writerow(["text", "category", "action", *model.flags, *(f"{f}_score" for f in model.flags),
+                     "topic", "topic_score", "route", "urgent", "urgent_score", "evidence"])
+    batch = 512
+    for start in tqdm(range(0, len(texts), batch), desc="classifying", disable=args.output == "-"):
+        chunk = texts[start:start + batch]
+        for text, r in zip(chunk, model.classify(chunk), strict=True):
+            writer.writerow([text, r["category"], r["action"], *(int(r["flags"][f]) for f in model.flags),
+                             *(r["scores"][f] for f in model.flags), r["topic"] or "",
+                             r["topic_scores"][r["topic"]] if r["topic"] else "", r["route"] or "",
+                             int(r["urgent"]), r["urgent_score"], "|".join(e["text"] for e in r["evidence"])])
+    if out is not sys.stdout:
+        out.close()
+        print(f"wrote {len(texts)} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_toxic_benchmark(args: argparse.Namespace) -> int:
+    from training.toxic_benchmark import run_toxic_benchmark
+
+    try:
+        print(run_toxic_benchmark(Path(args.datasets_dir) if args.datasets_dir else None))
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def cmd_compare_extras(args: argparse.Namespace) -> int:
+    from training.extras_experiment import compare_extras
+
+    corpus = _corpus(args.corpus)
+    print(compare_extras(corpus, args.extra, Path(args.datasets_dir) if args.datasets_dir else None,
+                         args.extra_weight))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def corpus_opt(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--corpus", default=None, help="labelled CSV (default: data/comments.csv)")
+
+    def model_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR), help="bundle directory (default: models/)")
+        p.add_argument("--version", default=None, help="bundle version (default: the one in models/latest)")
+
+    p = sub.add_parser("validate-data", help="check the corpus and print its counts")
+    corpus_opt(p)
+    p.add_argument("--no-targets", action="store_true", help="skip the corpus-size targets")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("train", help="train, evaluate on the test split, save a bundle, log to MLflow")
+    corpus_opt(p)
+    p.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
+    p.add_argument("--extra", action="append", default=[], metavar="NAME",
+                   help="add a public corpus from the datasets dir (repeatable)")
+    p.add_argument("--datasets-dir", default=None, help="where the public corpora live (default ../shared/datasets)")
+    p.add_argument("--extra-weight", type=float, default=0.3, help="sample weight of extra rows (default 0.3)")
+    p.add_argument("--allow-non-commercial", action="store_true",
+                   help="permit CC BY-NC-SA corpora (experiments only)")
+    p.add_argument("--folds", type=int, default=5, help="CV folds for model and threshold choice")
+    p.add_argument("--jobs", type=int, default=2, help="parallel CV jobs")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("eval", help="print test-split metrics and the quality bars of a saved model")
+    corpus_opt(p)
+    model_opts(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("predict", help="classify a CSV (column --text-column) or a text file (one per line)")
+    p.add_argument("input", help="CSV or text file, or - for stdin")
+    p.add_argument("-o", "--output", default="-", help="output CSV (default stdout)")
+    p.add_argument("--text-column", default="text")
+    model_opts(p)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("toxic-benchmark", help="our pipeline on ru_toxic_2ch_pikabu, 80/20 split")
+    p.add_argument("--datasets-dir", default=None)
+    p.set_defaults(func=cmd_toxic_benchmark)
+
+    p = sub.add_parser("compare-extras", help="test metrics with and without each extra corpus")
+    corpus_opt(p)
+    p.add_argument("--extra", action="append", default=[], metavar="NAME")
+    p.add_argument("--datasets-dir", default=None)
+    p.add_argument("--extra-weight", type=float, default=0.3)
+    p.set_defaults(func=cmd_compare_extras)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except TaxonomyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

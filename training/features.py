@@ -1,0 +1,40 @@
+"""The text path shared by training and serving: normalise, then lemma n-grams + char n-grams + lexicon."""
+
+from __future__ import annotations
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+from training.text.lemmatize import Lemmatizer
+from training.text.normalize import TextNormalizer
+from training.text.profanity import ProfanityFeatures
+
+
+def split_tokens(text: str) -> list[str]:
+    """The lemmatiser already tokenised: lemmas are space-separated."""
+    return text.split()
+
+
+def build_feature_pipeline(
+    *,
+    word_ngrams: tuple[int, int] = (1, 2),
+    char_ngrams: tuple[int, int] = (2, 5),
+    min_df: int = 2,
+    max_char_features: int = 150_000,
+    lexicon_weight: float = 3.0,
+) -> Pipeline:
+    words = Pipeline([
+        ("lemmas", Lemmatizer()),
+        ("tfidf", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
+                                  ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True, dtype="float32")),
+    ])
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, min_df=min_df, sublinear_tf=True,
+                            lowercase=False, max_features=max_char_features, dtype="float32")
+    return Pipeline([
+        ("normalize", TextNormalizer()),
+        ("features", FeatureUnion([
+            ("words", words),
+            ("chars", chars),
+            ("lexicon", ProfanityFeatures(weight=lexicon_weight)),
+        ])),
+    ])

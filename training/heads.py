@@ -1,0 +1,61 @@
+"""Prediction heads on the shared feature matrix: one binary head per flag, a topic head, an urgent head."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, clone
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.linear_model import LogisticRegression
+from sklearn.svm import LinearSVC
+
+TOPIC_HEAD = "topic"
+
+
+def make_estimator(family: str, *, multiclass: bool = False, random_state: int = 0) -> BaseEstimator:
+    """The model families we compare per head; both give probabilities."""
+    if family == "logreg":
+        return LogisticRegression(C=10.0 if multiclass else 8.0, max_iter=2000, class_weight="balanced",
+                                  solver="lbfgs" if multiclass else "liblinear", random_state=random_state)
+    if family == "linsvc":
+        return CalibratedClassifierCV(
+            LinearSVC(C=0.5, class_weight="balanced", random_state=random_state), method="sigmoid", cv=3
+        )
+    raise ValueError(f"unknown model family {family!r}; choose from {FAMILIES}")
+
+
+FAMILIES = ("logreg", "linsvc")
+
+
+class TriageHeads(BaseEstimator):
+    """Final Pipeline step: `fit(X, Y)` with Y a DataFrame holding every label column.
+
+    `binary_heads` maps a label (the flags and urgent) to an estimator; the topic head learns only from
+    rows that have a topic. `predict_proba` returns a dict label -> scores (topic -> n×k matrix).
+    """
+
+    def __init__(self, binary_heads: dict[str, BaseEstimator] | None = None,
+                 topic_head: BaseEstimator | None = None, topic_column: str = TOPIC_HEAD):
+        self.binary_heads = binary_heads
+        self.topic_head = topic_head
+        self.topic_column = topic_column
+
+    def fit(self, X, Y: pd.DataFrame, sample_weight: np.ndarray | None = None) -> TriageHeads:
+        """Labels may be NaN (unknown for rows from other corpora): those rows skip that head."""
+        w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.binary_heads_ = {}
+        for label, est in (self.binary_heads or {}).items():
+            known = Y[label].notna().to_numpy()
+            y = Y[label][known].astype(int).to_numpy()
+            self.binary_heads_[label] = clone(est).fit(X[known], y, sample_weight=w[known])
+        topics = Y[self.topic_column].fillna("").astype(str).to_numpy()
+        has_topic = topics != ""
+        self.topic_head_ = clone(self.topic_head).fit(X[has_topic], topics[has_topic],
+                                                      sample_weight=w[has_topic])
+        self.topic_classes_ = [str(c) for c in self.topic_head_.classes_]
+        return self
+
+    def predict_proba(self, X) -> dict[str, np.ndarray]:
+        out = {label: est.predict_proba(X)[:, 1] for label, est in self.binary_heads_.items()}
+        out[self.topic_column] = self.topic_head_.predict_proba(X)
+        return out

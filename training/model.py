@@ -1,0 +1,82 @@
+"""TriageModel: the fitted Pipeline plus thresholds and the decision rules, from texts to results."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.pipeline import Pipeline
+
+from training.heads import TOPIC_HEAD
+from training.taxonomy import Taxonomy, default_taxonomy
+from training.text.profanity import ProfanityLexicon
+
+
+EVIDENCE_MIN_SCORE = 0.2
+
+
+@dataclass
+class TriageModel:
+    """Everything the service needs to answer /classify; pickled whole into the bundle."""
+
+    pipeline: Pipeline
+    thresholds: dict[str, float]
+    flags: tuple[str, ...]
+    urgent_label: str
+    topics: tuple[str, ...]
+    version: str = "unversioned"
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def labels(self) -> list[str]:
+        return [*self.flags, self.urgent_label, *self.topics]
+
+    def predict_scores(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """One vectorised pass over the batch: label -> scores, and 'topic' -> n×k aligned with self.topics."""
+        raw = self.pipeline.predict_proba(list(texts))
+        classes = list(self.pipeline.steps[-1][1].topic_classes_)
+        order = [classes.index(t) for t in self.topics]
+        raw[TOPIC_HEAD] = raw[TOPIC_HEAD][:, order]
+        return raw
+
+    def decide(self, scores: dict[str, np.ndarray], taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:
+        """Flags from thresholds, the category by precedence, the action, the topic and its route."""
+        taxonomy = taxonomy or default_taxonomy()
+        n = len(scores[self.urgent_label])
+        nq = taxonomy.no_question_flag
+        topic_idx = scores[TOPIC_HEAD].argmax(axis=1)
+        results = []
+        for i in range(n):
+            flag_scores = {f: float(scores[f][i]) for f in self.flags}
+            flags = {f: flag_scores[f] >= self.thresholds[f] for f in self.flags}
+            urgent_score = float(scores[self.urgent_label][i])
+            urgent = urgent_score >= self.thresholds[self.urgent_label]
+            category = taxonomy.category_for(flags)
+            # An urgent comment is always routed, even when the no-question head fires.
+            topic = self.topics[topic_idx[i]] if (not flags[nq] or urgent) else None
+            results.append({
+                "category": category,
+                "action": taxonomy.action_for(category, urgent),
+                "flags": flags,
+                "scores": {f: round(s, 4) for f, s in flag_scores.items()},
+                "topic": topic,
+                "topic_scores": {t: round(float(scores[TOPIC_HEAD][i, k]), 4) for k, t in enumerate(self.topics)},
+                "route": taxonomy.route_for(topic),
+                "urgent": urgent,
+                "urgent_score": round(urgent_score, 4),
+            })
+        return results
+
+    def classify(self, texts: Sequence[str], taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:
+        """Results in input order, each with the profanity evidence (spans in the original text)."""
+        taxonomy = taxonomy or default_taxonomy()
+        results = self.decide(self.predict_scores(texts), taxonomy)
+        lexicon = ProfanityLexicon()
+        flag = taxonomy.lexicon_flag
+        for text, result in zip(texts, results, strict=True):
+            # Only comments the model already suspects pay for a second normalisation pass.
+            spans = lexicon.find(text) if result["scores"][flag] >= EVIDENCE_MIN_SCORE else []
+            result["evidence"] = [{"start": s.start, "end": s.end, "text": s.text} for s in spans]
+        return results

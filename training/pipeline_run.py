@@ -1,0 +1,75 @@
+"""One training run end to end: data → model → test metrics → bundle → MLflow. Used by train and retrain."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from training.bundle import new_version, save_bundle
+from training.corpus import data_hash
+from training.evaluate import evaluate, flat_metrics, public_metrics, save_plots
+from training.extras import load_extras
+from training.model import TriageModel
+from training.taxonomy import Taxonomy, default_taxonomy
+from training.train import TrainConfig, train_model
+
+
+@dataclass
+class RunResult:
+    model: TriageModel
+    metrics: dict[str, Any]
+    bundle_dir: Path
+    tracking: dict[str, Any] | None
+
+
+def run_training(
+    corpus: pd.DataFrame,
+    *,
+    model_dir: Path,
+    extras: list[str] | None = None,
+    datasets_dir: Path | None = None,
+    extra_weight: float = 0.3,
+    allow_non_commercial: bool = False,
+    config: TrainConfig | None = None,
+    track: bool = True,
+    set_latest: bool = True,
+    promote_if: str = "not_worse",
+    params: dict[str, Any] | None = None,
+    taxonomy: Taxonomy | None = None,
+) -> RunResult:
+    taxonomy = taxonomy or default_taxonomy()
+    config = config or TrainConfig()
+    train_df = corpus[corpus["split"] == "train"].reset_index(drop=True)
+    test_df = corpus[corpus["split"] == "test"].reset_index(drop=True)
+    extra_df = load_extras(extras or [], datasets_dir, weight=extra_weight,
+                           allow_non_commercial=allow_non_commercial, taxonomy=taxonomy)
+    dhash = data_hash(corpus)
+    model, choices = train_model(train_df, taxonomy=taxonomy, config=config, extra_df=extra_df,
+                                 version=new_version(dhash))
+    metrics = evaluate(model, test_df, taxonomy)
+    extras_info = {"extras": extras or [], "extra_weight": extra_weight,
+                   "model_comparison": [c.__dict__ for c in choices],
+                   "train_rows": len(train_df), "test_rows": len(test_df),
+                   "extra_rows": 0 if extra_df is None else len(extra_df)}
+    bundle_dir = save_bundle(model, model_dir, data_hash=dhash, metrics=public_metrics(metrics),
+                             extra=extras_info, set_latest=set_latest)
+    tracking = None
+    if track:
+        from training.tracking import log_training_run
+
+        with tempfile.TemporaryDirectory() as tmp:
+            plots = save_plots(metrics, Path(tmp))
+            all_params = {"folds": config.folds, "families": ",".join(config.families),
+                          "extras": ",".join(extras or []) or "none", "extra_weight": extra_weight,
+                          "train_rows": len(train_df), "test_rows": len(test_df),
+                          **{f"threshold_{k}": round(v, 4) for k, v in model.thresholds.items()},
+                          **{f"family_{c.label}": c.family for c in choices},
+                          **(params or {})}
+            tracking = log_training_run(bundle_dir=bundle_dir, params=all_params, metrics=flat_metrics(metrics),
+                                        plots=plots, data_hash=dhash, head_choices=extras_info["model_comparison"],
+                                        promote_if=promote_if)
+    return RunResult(model=model, metrics=metrics, bundle_dir=bundle_dir, tracking=tracking)

@@ -1,0 +1,191 @@
+"""Text normalisation that undoes the disguises people use to slip мат past filters.
+
+Every normalised character remembers the index of the original character it came from, so that
+matches found on the normalised text can be reported as spans of the original comment.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Iterable
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+URL_TOKEN = "_url_"
+MENTION_TOKEN = "_mention_"
+PHONE_TOKEN = "_phone_"
+NUMBER_TOKEN = "_num_"
+PLACEHOLDERS = (URL_TOKEN, MENTION_TOKEN, PHONE_TOKEN, NUMBER_TOKEN)
+
+# Latin and digit lookalikes of Cyrillic letters, applied only inside words that hold Cyrillic.
+LATIN_LOOKALIKES = {
+    "a": "а", "b": "б", "c": "с", "d": "д", "e": "е", "h": "н", "i": "и", "k": "к", "l": "л",
+    "m": "м", "n": "п", "o": "о", "p": "р", "r": "г", "t": "т", "u": "и", "x": "х", "y": "у",
+    "z": "з", "$": "с",
+}
+DIGIT_LOOKALIKES = {"0": "о", "3": "з", "4": "ч", "6": "б"}
+# "@" stands for whichever letter was hidden (п@здец = и, бл@ть = я), so it is a mask, not "а".
+MASK_CHARS = "*!#%@"
+# Single-letter Russian words: a run made only of these is ordinary text, not a spelled-out word.
+SINGLE_LETTER_WORDS = set("авиксоуя")
+
+_CYR = "а-яё"
+_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:ru|рф|com|net|org|cc|me|su|info)(?:/\S*)?",
+                     re.IGNORECASE)
+_VK_MARKUP_RE = re.compile(r"\[(?:id|club|public)\d+\|[^\]]*\]", re.IGNORECASE)
+_MENTION_RE = re.compile(r"(?<![\w@])@[a-z0-9_.]{2,}", re.IGNORECASE)
+_PHONE_RE = re.compile(r"(?<![\w])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
+_PI_RE = re.compile(r"3[.,]14(?=[" + _CYR + r"a-z*])", re.IGNORECASE)
+_NUMBER_RE = re.compile(r"(?<![\w*@$])\d+(?:[.,:]\d+)*(?![\w*@$])")
+_MASK_RE = re.compile(r"(?<=[\w@$])[" + re.escape(MASK_CHARS) + r"]+(?=[\w@$])|(?<=[\w@$])[*@]+(?!\w)")
+# Three or more single letters joined by one separator each: "х.у.й", "б л я", "п-и-з-д-а".
+_SPACED_RE = re.compile(r"(?<![\w*])(?:[\w@$*][ .\-_]){2,}[\w@$*](?![\w*])")
+_WORD_RE = re.compile(r"[\w@$*]+")
+_REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+_SPACE_RE = re.compile(r"\s+")
+
+Pairs = list[tuple[str, int]]
+
+
+def _to_pairs(text: str) -> Pairs:
+    pairs: Pairs = []
+    for i, ch in enumerate(text):
+        for out in unicodedata.normalize("NFKC", ch).lower():
+            pairs.append(("е" if out == "ё" else out, i))
+    return pairs
+
+
+def _text(pairs: Pairs) -> str:
+    return "".join(c for c, _ in pairs)
+
+
+def _sub(pairs: Pairs, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) -> Pairs:
+    """Regex substitution that keeps the origin index of every character."""
+    text = _text(pairs)
+    out: Pairs = []
+    pos = 0
+    for m in pattern.finditer(text):
+        out.extend(pairs[pos:m.start()])
+        origin = pairs[m.start()][1] if m.start() < len(pairs) else (pairs[-1][1] if pairs else 0)
+        new = repl(m)
+        if new == m.group(0):
+            out.extend(pairs[m.start():m.end()])
+        elif len(new) == m.end() - m.start():
+            out.extend((c, pairs[m.start() + k][1]) for k, c in enumerate(new))
+        else:
+            out.extend(_align(new, pairs[m.start():m.end()], origin))
+        pos = m.end()
+    out.extend(pairs[pos:])
+    return out
+
+
+def _align(new: str, old: Pairs, origin: int) -> Pairs:
+    """Origins for a replacement of another length: by subsequence when it is one, else the whole range."""
+    aligned: Pairs = []
+    k = 0
+    for c in new:
+        while k < len(old) and old[k][0] != c:
+            k += 1
+        if k == len(old):
+            break
+        aligned.append((c, old[k][1]))
+        k += 1
+    if len(aligned) == len(new):
+        if old and new[-1] == old[-1][0]:
+            aligned[-1] = (new[-1], old[-1][1])  # spans end where the original run ends
+        return aligned
+    last = old[-1][1] if old else origin
+    return [(c, origin if i < len(new) - 1 else last) for i, c in enumerate(new)]
+
+
+def _placeholder(token: str) -> Callable[[re.Match[str]], str]:
+    return lambda m: f" {token} "
+
+
+def _join_spaced(m: re.Match[str]) -> str:
+    letters = m.group(0)[::2]
+    if all(ch in SINGLE_LETTER_WORDS for ch in letters):
+        return m.group(0)
+    return letters
+
+
+def _has_cyrillic(word: str) -> bool:
+    return any("а" <= ch <= "я" for ch in word)
+
+
+def _undisguise_word(m: re.Match[str]) -> str:
+    word = m.group(0)
+    if word.startswith("_") or not _has_cyrillic(word):
+        return word
+    # A run of one repeated digit inside a Cyrillic word hides letters: x0000й → х*й.
+    word = re.sub(r"(?<=[^\W\d_])(\d)\1+(?=[^\W\d_])", "*", word)
+    chars = list(word)
+    for k, ch in enumerate(chars):
+        if ch in LATIN_LOOKALIKES:
+            chars[k] = LATIN_LOOKALIKES[ch]
+        elif ch in DIGIT_LOOKALIKES:
+            before = k > 0 and chars[k - 1].isalpha()
+            after = k + 2 < len(chars) + 1 and word[k + 1:k + 3].isalpha() and len(word[k + 1:k + 3]) == 2
+            single = not (k > 0 and word[k - 1].isdigit()) and not (k + 1 < len(word) and word[k + 1].isdigit())
+            if single and (before or after):
+                chars[k] = DIGIT_LOOKALIKES[ch]
+    return "".join(chars)
+
+
+def _spread_symbols(pairs: Pairs) -> Pairs:
+    """Emoji and pictographs become tokens of their own."""
+    out: Pairs = []
+    for ch, idx in pairs:
+        if unicodedata.category(ch) == "So":
+            out.extend(((" ", idx), (ch, idx), (" ", idx)))
+        elif unicodedata.category(ch) in ("Mn", "Cf") and ch not in "\u0301":
+            continue  # variation selectors, zero-width joiners
+        elif ch == "\u0301":
+            continue  # stress mark
+        else:
+            out.append((ch, idx))
+    return out
+
+
+def _collapse_spaces(pairs: Pairs) -> Pairs:
+    pairs = _sub(pairs, _SPACE_RE, lambda m: " ")
+    while pairs and pairs[0][0] == " ":
+        pairs = pairs[1:]
+    while pairs and pairs[-1][0] == " ":
+        pairs = pairs[:-1]
+    return pairs
+
+
+def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
+    """Normalised text and, for each of its characters, the index of the original character."""
+    pairs = _to_pairs(text)
+    pairs = _sub(pairs, _URL_RE, _placeholder(URL_TOKEN))
+    pairs = _sub(pairs, _VK_MARKUP_RE, _placeholder(MENTION_TOKEN))
+    pairs = _sub(pairs, _MENTION_RE, _placeholder(MENTION_TOKEN))
+    pairs = _sub(pairs, _PHONE_RE, _placeholder(PHONE_TOKEN))
+    pairs = _sub(pairs, _PI_RE, lambda m: "пи")
+    pairs = _sub(pairs, _NUMBER_RE, _placeholder(NUMBER_TOKEN))
+    pairs = _sub(pairs, _MASK_RE, lambda m: "*" * len(m.group(0)))
+    pairs = _sub(pairs, _SPACED_RE, _join_spaced)
+    pairs = _sub(pairs, _WORD_RE, _undisguise_word)
+    pairs = _sub(pairs, _REPEAT_RE, lambda m: m.group(1))
+    pairs = _sub(pairs, re.compile(r"\*{2,}"), lambda m: "*")
+    pairs = _collapse_spaces(_spread_symbols(pairs))
+    return _text(pairs), [idx for _, idx in pairs]
+
+
+def normalize_text(text: str) -> str:
+    """NFKC, lower case, ё→е, disguises undone, URLs/mentions/phones/numbers as placeholder tokens."""
+    return normalize_with_offsets(text)[0]
+
+
+class TextNormalizer(TransformerMixin, BaseEstimator):
+    """First step of the pipeline: raw comments in, normalised strings out."""
+
+    def fit(self, X: Iterable[str], y: object = None) -> TextNormalizer:
+        return self
+
+    def transform(self, X: Iterable[str]) -> np.ndarray:
+        return np.array([normalize_text(str(t)) for t in X], dtype=object)
