@@ -153,6 +153,81 @@ def cmd_compare_extras(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    """Classify a timestamped CSV stream and write DIR/report.html with charts, spikes and urgent comments."""
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from training.analytics import AnalyticsError, analyze, build_frame, parse_timestamps
+    from training.report import write_report
+
+    path = Path(args.comments)
+    if not path.exists():
+        raise CliError(f"input file not found: {args.comments}")
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError as exc:
+        raise CliError(f"{args.comments}: the file is empty") from exc
+    except Exception as exc:
+        raise CliError(f"{args.comments}: not a readable CSV ({exc})") from exc
+    for col in (args.text_column, args.timestamp_column):
+        if col not in df.columns:
+            raise CliError(f"{args.comments}: no column {col!r}; columns are {list(df.columns)}")
+    if df.empty:
+        raise CliError(f"{args.comments}: no comments (only a header)")
+    try:  # data row 1 is line 2 of the file, after the header
+        timestamps = parse_timestamps(df[args.timestamp_column].tolist(), row_label="line", first_row=2)
+    except AnalyticsError as exc:
+        raise CliError(f"{args.comments}: {exc}") from exc
+    keep = [i for i, t in enumerate(df[args.text_column]) if t.strip()]
+    if not keep:
+        raise CliError(f"{args.comments}: every {args.text_column!r} value is empty")
+    if len(keep) < len(df):
+        print(f"skipped {len(df) - len(keep)} rows with an empty {args.text_column!r}", file=sys.stderr)
+    texts = [df[args.text_column].iat[i] for i in keep]
+    ids = df[args.id_column].iloc[keep].tolist() if args.id_column in df.columns else [i + 2 for i in keep]
+    model, manifest = _load(args.model_dir, args.version)
+    results: list[dict] = []
+    batch = 512
+    for start in tqdm(range(0, len(texts), batch), desc="classifying", unit="batch"):
+        results.extend(model.classify(texts[start:start + batch]))
+    analytics = analyze(build_frame(results, [timestamps[i] for i in keep], ids=ids, texts=texts))
+    page = write_report(analytics, args.out, source=path.name, model_version=str(manifest["version"]))
+    print(f"{len(texts)} comments over {len(analytics.days)} days, {len(analytics.spikes)} spike(s), "
+          f"{len(analytics.urgent)} urgent; report written to {page}")
+    for s in analytics.spikes:
+        print(f"  spike {s.day} {s.topic}: {s.count} vs λ={s.expected:.2f} "
+              f"(x{s.ratio:.1f}, p={s.p_value:.1e})")
+    return 0
+
+
+def cmd_retrain(args: argparse.Namespace) -> int:
+    """Corpus + moderators' feedback -> candidate; promoted only when not worse than the champion."""
+    import os
+
+    from training.bundle import BundleError
+    from training.retrain import RetrainError, read_feedback_csv, read_feedback_db, retrain
+    from training.train import TrainConfig
+
+    corpus = _corpus(args.corpus)
+    try:
+        if args.feedback:
+            feedback = read_feedback_csv(args.feedback)
+            print(f"feedback from {args.feedback}")
+        else:
+            url = args.database_url or os.environ.get("DATABASE_URL")
+            default_db = PROJECT_ROOT / "feedback.db"
+            if url is None and default_db.exists():
+                url = f"sqlite:///{default_db}"
+            feedback = read_feedback_db(url) if url else None
+            print("feedback from the feedback database" if url else "no feedback source: corpus only")
+        retrain(corpus, feedback, model_dir=Path(args.model_dir),
+                config=TrainConfig(folds=args.folds, n_jobs=args.jobs), track=not args.no_mlflow)
+    except (RetrainError, BundleError) as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m training", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -205,6 +280,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--datasets-dir", default=None)
     p.add_argument("--extra-weight", type=float, default=0.3)
     p.set_defaults(func=cmd_compare_extras)
+
+    p = sub.add_parser("report", help="classify a timestamped CSV, write an HTML report with spikes")
+    p.add_argument("comments", help="CSV with a text and a timestamp (ISO 8601) column")
+    p.add_argument("--text-column", default="text")
+    p.add_argument("--timestamp-column", default="timestamp")
+    p.add_argument("--id-column", default="id", help="echoed in the urgent table when present (default: id)")
+    p.add_argument("--out", default="report", help="output directory (default: report/)")
+    model_opts(p)
+    p.set_defaults(func=cmd_report)
+    p = sub.add_parser("retrain", help="retrain with moderators' feedback; promote only if not worse")
+    corpus_opt(p)
+    p.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
+    p.add_argument("--feedback", default=None, metavar="FILE",
+                   help="CSV from GET /feedback/export (default: read the feedback database)")
+    p.add_argument("--database-url", default=None, metavar="URL",
+                   help="feedback database (default: $DATABASE_URL, else feedback.db in the project if present)")
+    p.add_argument("--folds", type=int, default=5, help="CV folds for model and threshold choice")
+    p.add_argument("--jobs", type=int, default=2, help="parallel CV jobs")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.set_defaults(func=cmd_retrain)
+
     return parser
 
 

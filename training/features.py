@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
@@ -26,10 +27,10 @@ def build_feature_pipeline(
     words = Pipeline([
         ("lemmas", Lemmatizer()),
         ("tfidf", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
-                                  ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True, dtype="float32")),
+                                  ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True, dtype=np.float32)),
     ])
     chars = TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, min_df=min_df, sublinear_tf=True,
-                            lowercase=False, max_features=max_char_features, dtype="float32")
+                            lowercase=False, max_features=max_char_features, dtype=np.float32)
     return Pipeline([
         ("normalize", TextNormalizer()),
         ("features", FeatureUnion([

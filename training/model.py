@@ -13,7 +13,6 @@ from training.heads import TOPIC_HEAD
 from training.taxonomy import Taxonomy, default_taxonomy
 from training.text.profanity import ProfanityLexicon
 
-
 EVIDENCE_MIN_SCORE = 0.2
 
 
