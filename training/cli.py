@@ -209,7 +209,6 @@ def cmd_retrain(args: argparse.Namespace) -> int:
     from training.retrain import RetrainError, read_feedback_csv, read_feedback_db, retrain
     from training.train import TrainConfig
 
-    corpus = _corpus(args.corpus)
     try:
         if args.feedback:
             feedback = read_feedback_csv(args.feedback)
@@ -221,7 +220,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
                 url = f"sqlite:///{default_db}"
             feedback = read_feedback_db(url) if url else None
             print("feedback from the feedback database" if url else "no feedback source: corpus only")
-        retrain(corpus, feedback, model_dir=Path(args.model_dir),
+        retrain(_corpus(args.corpus), feedback, model_dir=Path(args.model_dir),
                 config=TrainConfig(folds=args.folds, n_jobs=args.jobs), track=not args.no_mlflow)
     except (RetrainError, BundleError) as exc:
         raise CliError(str(exc)) from exc

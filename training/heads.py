@@ -12,19 +12,32 @@ from sklearn.svm import LinearSVC
 TOPIC_HEAD = "topic"
 
 
-def make_estimator(family: str, *, multiclass: bool = False, random_state: int = 0) -> BaseEstimator:
-    """The model families we compare per head; both give probabilities."""
-    if family == "logreg":
-        return LogisticRegression(C=10.0 if multiclass else 8.0, max_iter=2000, class_weight="balanced",
-                                  solver="lbfgs" if multiclass else "liblinear", random_state=random_state)
-    if family == "linsvc":
-        return CalibratedClassifierCV(
-            LinearSVC(C=0.5, class_weight="balanced", random_state=random_state), method="sigmoid", cv=3
-        )
-    raise ValueError(f"unknown model family {family!r}; choose from {FAMILIES}")
-
-
 FAMILIES = ("logreg", "linsvc")
+# Candidates compared per head by CV on the train split: "family" or "family:C=value".
+DEFAULT_CANDIDATES = ("logreg:C=8", "logreg:C=32", "linsvc:C=0.5")
+
+
+def parse_candidate(spec: str) -> tuple[str, float | None]:
+    family, _, rest = spec.partition(":")
+    if family not in FAMILIES:
+        raise ValueError(f"unknown model family {family!r}; choose from {FAMILIES}")
+    if not rest:
+        return family, None
+    key, _, value = rest.partition("=")
+    if key != "C":
+        raise ValueError(f"bad candidate {spec!r}: only C=<value> may follow the family")
+    return family, float(value)
+
+
+def make_estimator(spec: str, *, multiclass: bool = False, random_state: int = 0) -> BaseEstimator:
+    """A candidate head; both families give probabilities (the SVM through sigmoid calibration)."""
+    family, C = parse_candidate(spec)
+    if family == "logreg":
+        return LogisticRegression(C=C or (10.0 if multiclass else 8.0), max_iter=3000, class_weight="balanced",
+                                  solver="lbfgs" if multiclass else "liblinear", random_state=random_state)
+    return CalibratedClassifierCV(
+        LinearSVC(C=C or 0.5, class_weight="balanced", random_state=random_state), method="sigmoid", cv=3
+    )
 
 
 class TriageHeads(BaseEstimator):

@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from training.features import build_feature_pipeline
-from training.heads import FAMILIES, TOPIC_HEAD, TriageHeads, make_estimator
+from training.heads import DEFAULT_CANDIDATES, TOPIC_HEAD, TriageHeads, make_estimator
 from training.model import TriageModel
 from training.taxonomy import Taxonomy, default_taxonomy
 from training.thresholds import best_f1_threshold, recall_first_threshold
@@ -27,7 +27,7 @@ WEIGHT = "weight"
 @dataclass
 class TrainConfig:
     folds: int = 5
-    families: tuple[str, ...] = FAMILIES
+    families: tuple[str, ...] = DEFAULT_CANDIDATES  # model candidates, e.g. "logreg:C=8"
     random_state: int = 0
     n_jobs: int = 2
     feature_params: dict[str, Any] = field(default_factory=dict)

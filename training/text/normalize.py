@@ -17,7 +17,8 @@ URL_TOKEN = "_url_"
 MENTION_TOKEN = "_mention_"
 PHONE_TOKEN = "_phone_"
 NUMBER_TOKEN = "_num_"
-PLACEHOLDERS = (URL_TOKEN, MENTION_TOKEN, PHONE_TOKEN, NUMBER_TOKEN)
+EMAIL_TOKEN = "_email_"
+PLACEHOLDERS = (URL_TOKEN, EMAIL_TOKEN, MENTION_TOKEN, PHONE_TOKEN, NUMBER_TOKEN)
 
 # Latin and digit lookalikes of Cyrillic letters, applied only inside words that hold Cyrillic.
 LATIN_LOOKALIKES = {
@@ -41,17 +42,28 @@ _PI_RE = re.compile(r"3[.,]14(?=[" + _CYR + r"a-z*])", re.IGNORECASE)
 _NUMBER_RE = re.compile(r"(?<![\w*@$])\d+(?:[.,:]\d+)*(?![\w*@$])")
 _MASK_RE = re.compile(r"(?<=[\w@$])[" + re.escape(MASK_CHARS) + r"]+(?=[\w@$])|(?<=[\w@$])[*@]+(?!\w)")
 # Three or more single letters joined by one separator each: "х.у.й", "б л я", "п-и-з-д-а".
-_SPACED_RE = re.compile(r"(?<![\w*])(?:[\w@$*][ .\-_]){2,}[\w@$*](?![\w*])")
+_SPACED_RE = re.compile(r"(?<![\w*])[\w@$*]([ .\-_])(?:[\w@$*]\1)+[\w@$*](?![\w*])")
 _WORD_RE = re.compile(r"[\w@$*]+")
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
+# Real words with three equal letters in a row, left alone by the squeezing of "бляяяя".
+SQUEEZE_EXCEPTIONS = frozenset({"ссср", "змееед", "длинношеее", "зммм"})
+_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Digits followed by an ordinal or unit ending are numbers, not disguised letters: 4ом, 3ей, 6ой, 3шт.
+_ORDINAL_RE = re.compile(r"\d+-?(?:ый|ой|ий|ая|ое|ые|ом|ем|ей|им|ых|их|ую|ю|я|е|й|го|му|ти|ми|х|ух|шт|к|м|г)")
 _SPACE_RE = re.compile(r"\s+")
 
 Pairs = list[tuple[str, int]]
 
 
+def _cyrillic_neighbour(text: str, i: int) -> bool:
+    return any(0 <= j < len(text) and "\u0400" <= text[j] <= "\u04ff" for j in (i - 1, i + 1))
+
+
 def _to_pairs(text: str) -> Pairs:
     pairs: Pairs = []
     for i, ch in enumerate(text):
+        if ch == "B" and _cyrillic_neighbour(text, i):
+            ch = "В"  # capital Latin B between Cyrillic letters stands for В, not б
         for out in unicodedata.normalize("NFKC", ch).lower():
             pairs.append(("е" if out == "ё" else out, i))
     return pairs
@@ -106,8 +118,8 @@ def _placeholder(token: str) -> Callable[[re.Match[str]], str]:
 
 def _join_spaced(m: re.Match[str]) -> str:
     letters = m.group(0)[::2]
-    if all(ch in SINGLE_LETTER_WORDS for ch in letters):
-        return m.group(0)
+    if m.group(1) == " " and all(ch in SINGLE_LETTER_WORDS for ch in letters):
+        return m.group(0)  # "а я и" is ordinary text; "с.у.к.а" is not
     return letters
 
 
@@ -116,8 +128,12 @@ def _has_cyrillic(word: str) -> bool:
 
 
 def _undisguise_word(m: re.Match[str]) -> str:
-    word = m.group(0)
-    if word.startswith("_") or not _has_cyrillic(word):
+    return undisguise_word(m.group(0))
+
+
+def undisguise_word(word: str) -> str:
+    """Latin and digit lookalikes inside a word that holds Cyrillic become Cyrillic letters."""
+    if word.startswith("_") or not _has_cyrillic(word) or _ORDINAL_RE.fullmatch(word):
         return word
     # A run of one repeated digit inside a Cyrillic word hides letters: x0000й → х*й.
     word = re.sub(r"(?<=[^\W\d_])(\d)\1+(?=[^\W\d_])", "*", word)
@@ -132,6 +148,11 @@ def _undisguise_word(m: re.Match[str]) -> str:
             if single and (before or after):
                 chars[k] = DIGIT_LOOKALIKES[ch]
     return "".join(chars)
+
+
+def _squeeze_word(m: re.Match[str]) -> str:
+    word = m.group(0)
+    return word if word in SQUEEZE_EXCEPTIONS else _REPEAT_RE.sub(lambda r: r.group(1), word)
 
 
 def _spread_symbols(pairs: Pairs) -> Pairs:
@@ -161,6 +182,7 @@ def _collapse_spaces(pairs: Pairs) -> Pairs:
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """Normalised text and, for each of its characters, the index of the original character."""
     pairs = _to_pairs(text)
+    pairs = _sub(pairs, _EMAIL_RE, _placeholder(EMAIL_TOKEN))
     pairs = _sub(pairs, _URL_RE, _placeholder(URL_TOKEN))
     pairs = _sub(pairs, _VK_MARKUP_RE, _placeholder(MENTION_TOKEN))
     pairs = _sub(pairs, _MENTION_RE, _placeholder(MENTION_TOKEN))
@@ -170,7 +192,7 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     pairs = _sub(pairs, _MASK_RE, lambda m: "*" * len(m.group(0)))
     pairs = _sub(pairs, _SPACED_RE, _join_spaced)
     pairs = _sub(pairs, _WORD_RE, _undisguise_word)
-    pairs = _sub(pairs, _REPEAT_RE, lambda m: m.group(1))
+    pairs = _sub(pairs, _WORD_RE, _squeeze_word)
     pairs = _sub(pairs, re.compile(r"\*{2,}"), lambda m: "*")
     pairs = _collapse_spaces(_spread_symbols(pairs))
     return _text(pairs), [idx for _, idx in pairs]

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from training.text.normalize import normalize_with_offsets
+from training.text.normalize import normalize_with_offsets, undisguise_word
 
 _PREFIX = (
     r"(?:а|о|об|от|отъ|ото|по|при|про|пере|пре|на|недо|до|за|вы|у|из|изъ|ис|раз|разъ|рас|под|подъ|"
@@ -41,7 +41,7 @@ EXCEPTIONS = frozenset(
     ебург
     мудрый мудрость мудрено мудрец мудра мудро
     мандарин мандарины мандаринка мандат мандатный мандраж мандолина
-    сукно сукна сукном сукровица колебуч
+    сукно сукна сукном сукровица колебуч сучья сучьев сучьями ебэй
     бляха бляху бляхой бляхи
     педиатр педиатра педиатру педагог
     """.split()
@@ -115,7 +115,9 @@ _WORD_WITH_JOINS = re.compile(r"[\w*]+(?:[.\-]+[\w*]+)+")
 def _joined_word_is_profane(token: str) -> bool:
     if any(p.startswith("_") for p in re.split(r"[.\-]+", token)):
         return False
-    return is_profane_word(re.sub(r"[.\-]+", "", token)) or is_profane_word(re.sub(r"[.\-]+", "*", token))
+    joined = undisguise_word(re.sub(r"[.\-]+", "", token))
+    masked = undisguise_word(re.sub(r"[.\-]+", "*", token))
+    return is_profane_word(joined) or is_profane_word(masked)
 
 
 class ProfanityLexicon:

@@ -1,0 +1,205 @@
+"""Topic analytics on a 30-day stream of real comments classified by the session model, the spike test on
+crafted series, and the `report` CLI (files written, clear error exits)."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.analytics import (
+    AnalyticsError,
+    SpikeParams,
+    analyze,
+    build_frame,
+    detect_spikes,
+    parse_timestamps,
+    spikes_in_series,
+)
+from training.cli import main
+from training.taxonomy import default_taxonomy
+
+TAX = default_taxonomy()
+SPIKE_TOPIC = "waste_snow"
+STEADY_TOPICS = ("healthcare", "roads")
+START = date(2025, 1, 1)
+N_DAYS = 30
+SPIKE_DAY = START + timedelta(days=24)  # day 25 of the stream
+MSK = timezone(timedelta(hours=3))
+
+
+def _stream(corpus: pd.DataFrame, seed: int = 7) -> pd.DataFrame:
+    """2-4 comments per topic per day (actionable texts of that topic), 3 non-actionable a day, and ~25
+    extra snow/garbage complaints on day 25. Test-split texts first; reuse is fine."""
+    rng = np.random.default_rng(seed)
+    nq = TAX.no_question_flag
+    actionable = corpus[corpus[nq] == 0]
+    pools = {t: actionable[actionable["topic"] == t]["text"].tolist() for t in TAX.topic_ids}
+    chatter = corpus[corpus[nq] == 1]["text"].tolist()
+    snow = actionable[(actionable["topic"] == SPIKE_TOPIC) & (actionable["split"] == "test")]
+    test_snow = snow["text"].tolist()
+    rows = []
+
+    def add(day: date, text: str) -> None:
+        minute = int(rng.integers(0, 1440))
+        ts = datetime(day.year, day.month, day.day, tzinfo=MSK) + timedelta(minutes=minute)
+        rows.append({"id": f"s{len(rows):05d}", "text": text, "timestamp": ts.isoformat()})
+
+    for d in range(N_DAYS):
+        day = START + timedelta(days=d)
+        for topic in TAX.topic_ids:
+            for _ in range(int(rng.integers(2, 5))):
+                add(day, pools[topic][int(rng.integers(len(pools[topic])))])
+        for _ in range(3):
+            add(day, chatter[int(rng.integers(len(chatter)))])
+    for k in range(25):
+        add(SPIKE_DAY, test_snow[k % len(test_snow)])
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(scope="module")
+def stream(corpus) -> pd.DataFrame:
+    return _stream(corpus)
+
+
+@pytest.fixture(scope="module")
+def stream_analytics(stream, trained_model):
+    results = trained_model.classify(stream["text"].tolist())
+    frame = build_frame(results, stream["timestamp"].tolist(), ids=stream["id"].tolist(),
+                        texts=stream["text"].tolist())
+    return analyze(frame)
+
+
+def test_real_stream_reports_the_snow_spike_on_day_25(stream_analytics):
+    a = stream_analytics
+    assert a.days[0] == START and len(a.days) == N_DAYS
+    snow = [s for s in a.spikes if s.topic == SPIKE_TOPIC]
+    assert [s.day for s in snow] == [SPIKE_DAY], a.spikes
+    s = snow[0]
+    assert s.count == a.topic_counts.loc[SPIKE_DAY, SPIKE_TOPIC] >= 20
+    assert s.p_value < 1e-6 and s.ratio >= 4 and s.history_days == 14
+    print(f"\nwaste_snow spike {s.day}: count={s.count} baseline_mean={s.baseline_mean} "
+          f"ratio={s.ratio} p={s.p_value:.3g}; all: {[(x.topic, x.day.isoformat()) for x in a.spikes]}")
+
+
+@pytest.mark.parametrize("topic", STEADY_TOPICS)
+def test_steady_topics_have_no_spike(stream_analytics, topic):
+    counts = stream_analytics.topic_counts[topic]
+    # The topic really runs through the whole month (the model may miss one on some day).
+    assert (counts > 0).mean() >= 0.9 and counts.sum() >= 2 * N_DAYS
+    assert [s for s in stream_analytics.spikes if s.topic == topic] == []
+
+
+def test_shares_counts_and_urgent_are_consistent(stream, stream_analytics):
+    a = stream_analytics
+    assert sum(a.category_share_overall.values()) == pytest.approx(1.0, abs=1e-3)
+    assert set(a.category_share_overall) == set(TAX.categories)
+    per_day = a.category_share_per_day
+    assert np.allclose(per_day.sum(axis=1), 1.0)
+    assert int(a.category_counts.to_numpy().sum()) == len(stream)
+    # The spike day carries the extra comments.
+    assert a.category_counts.loc[SPIKE_DAY].sum() > a.category_counts.drop(index=SPIKE_DAY).sum(axis=1).max()
+    # Safety topics hold urgent comments in the corpus: the real model must find some, newest first.
+    assert a.urgent, "no urgent comment found in a month of real comments"
+    stamps = [datetime.fromisoformat(u["timestamp"]) for u in a.urgent]
+    assert stamps == sorted(stamps, reverse=True)
+    d = a.as_dict()
+    assert d["method"]["params"]["alpha"] == 0.001 and "Poisson" in d["method"]["description"]
+    assert all("text" not in u for u in d["urgent"])
+
+
+def test_flat_series_has_no_spike():
+    assert spikes_in_series([4] * 30) == []
+    assert spikes_in_series([2, 3, 4, 3] * 8) == []
+
+
+def test_jump_is_found_on_the_right_day():
+    series = [3, 2, 4, 3] * 5 + [19, 3, 3]
+    found = spikes_in_series(series)
+    assert [s["index"] for s in found] == [20]
+    s = found[0]
+    assert s["count"] == 19 and s["baseline_mean"] == pytest.approx(np.mean(series[6:20]), abs=1e-3)
+    assert s["p_value"] < 0.001 and s["ratio"] > 2
+
+
+def test_short_history_gives_no_spike():
+    assert spikes_in_series([1, 1, 1, 1, 1, 1, 40]) == []  # 6 days of history < 7
+    assert [s["index"] for s in spikes_in_series([1, 1, 1, 1, 1, 1, 1, 40])] == [7]
+
+
+def test_guards_count_and_ratio():
+    loose = SpikeParams(alpha=0.01)
+    quiet = [0] * 14 + [4]  # λ floored at 0.5: p = P(X ≥ 4) ≈ 0.0018, ratio 8, but only 4 comments
+    assert spikes_in_series(quiet, loose) == []
+    assert [s["index"] for s in spikes_in_series(quiet, SpikeParams(alpha=0.01, min_count=4))] == [14]
+    big = [100, 104, 96, 100] * 4
+    assert spikes_in_series(big + [150]) == []  # p ≈ 1e-6 but only 1.5×λ
+    assert [s["index"] for s in spikes_in_series(big + [150], SpikeParams(min_ratio=1.0))] == [16]
+    assert [s["index"] for s in spikes_in_series(big + [210])] == [16]
+
+
+def test_detect_spikes_on_a_table_names_topic_and_day():
+    days = [START + timedelta(days=i) for i in range(20)]
+    table = pd.DataFrame({"roads": [3] * 20, "waste_snow": [2] * 15 + [15, 2, 2, 2, 2]}, index=days)
+    spikes = detect_spikes(table)
+    assert [(s.topic, s.day) for s in spikes] == [("waste_snow", days[15])]
+
+
+def test_bad_timestamps_are_named():
+    with pytest.raises(AnalyticsError, match=r"row 1 \('вчера'\).*row 3"):
+        parse_timestamps(["2025-01-01T10:00:00+03:00", "вчера", "2025-01-02", "32.01.2025"])
+
+
+def test_days_follow_the_written_wall_clock():
+    results = [{"category": "actionable", "topic": "roads", "urgent": False, "urgent_score": 0.1}] * 2
+    frame = build_frame(results, ["2025-01-25T23:30:00+03:00", "2025-01-25T22:00:00Z"])
+    assert set(frame["day"]) == {date(2025, 1, 25)}
+
+
+# --- the report CLI -------------------------------------------------------------------------------------
+
+def test_report_cli_writes_html_and_charts(stream, trained_model_dir, tmp_path, capsys):
+    src = tmp_path / "stream.csv"
+    hostile = {"id": "x<1>", "text": "<script>alert(1)</script> пахнет газом в подъезде, срочно!",
+               "timestamp": "2025-01-30T12:00:00+03:00"}
+    pd.concat([stream, pd.DataFrame([hostile])]).to_csv(src, index=False, quoting=csv.QUOTE_MINIMAL)
+    out = tmp_path / "report"
+    rc = main(["report", str(src), "--out", str(out), "--model-dir", str(trained_model_dir)])
+    assert rc == 0, capsys.readouterr().err
+    page = (out / "report.html").read_text(encoding="utf-8")
+    for png in ("topics_per_day.png", "category_shares.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png in page
+    assert "25.01.2025" in page and "Мусор и снег" in page and "p &lt; 0.001" in page
+    assert "<script>alert" not in page
+    assert "spike 2025-01-25 waste_snow" in capsys.readouterr().out
+
+
+def _write(path, rows: list[dict]) -> str:
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return str(path)
+
+
+def test_report_cli_errors(trained_model_dir, tmp_path, capsys):
+    md = ["--model-dir", str(trained_model_dir), "--out", str(tmp_path / "r")]
+
+    def run(*args: str) -> str:
+        assert main(["report", *args, *md]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and "Traceback" not in err
+        return err
+
+    assert "not found" in run(str(tmp_path / "missing.csv"))
+    no_ts = _write(tmp_path / "no_ts.csv", [{"text": "нет воды", "date": "2025-01-01"}])
+    assert "no column 'timestamp'" in run(no_ts)
+    assert "no column 'body'" in run(no_ts, "--text-column", "body")
+    bad = _write(tmp_path / "bad.csv", [{"text": "нет воды", "timestamp": "2025-01-01"},
+                                        {"text": "яма на дороге", "timestamp": "позавчера"}])
+    assert "line 3 ('позавчера')" in run(bad)
+    (tmp_path / "empty.csv").write_text("", encoding="utf-8")
+    assert "empty" in run(str(tmp_path / "empty.csv"))
+    (tmp_path / "header.csv").write_text("id,text,timestamp\n", encoding="utf-8")
+    assert "no comments" in run(str(tmp_path / "header.csv"))
+    assert not (tmp_path / "r" / "report.html").exists()
