@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
@@ -18,14 +19,14 @@ def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
 
 
-def get_loaded_model(holder: ModelHolder = Depends(get_holder)) -> LoadedModel:
+def get_loaded_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
     loaded = holder.get()
     if loaded is None:
         raise HTTPException(status_code=503, detail="model not loaded yet")
     return loaded
 
 
-def require_api_key(request: Request, settings: Settings = Depends(settings_dep)) -> None:
+def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
     """Open when API_KEYS is empty; otherwise a valid X-API-Key header is required (401)."""
     keys = settings.api_key_set
     if not keys:
@@ -33,3 +34,20 @@ def require_api_key(request: Request, settings: Settings = Depends(settings_dep)
     given = request.headers.get("x-api-key", "")
     if not any(secrets.compare_digest(given, k) for k in keys):
         raise HTTPException(status_code=401, detail="missing or invalid X-API-Key")
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def require_json(request: Request) -> None:
+    """415 unless the body is declared as JSON (checked before the body is validated)."""
+    if not _is_json(request.headers.get("content-type")):
+        raise HTTPException(status_code=415, detail="Content-Type must be application/json")
+
+
+async def require_json_if_body(request: Request) -> None:
+    """For endpoints whose body is optional: a non-empty body must be declared as JSON (415)."""
+    if await request.body() and not _is_json(request.headers.get("content-type")):
+        raise HTTPException(status_code=415, detail="Content-Type must be application/json")

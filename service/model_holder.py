@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.bundle import load_bundle
+from training.bundle import BundleError, load_bundle
 from training.model import TriageModel
 
 
@@ -34,10 +35,21 @@ class ModelHolder:
     def get(self) -> LoadedModel | None:
         return self._current  # one reference read: atomic
 
-    def load(self, version: str | None = None) -> LoadedModel:
-        """Load and verify, then swap. Raises training.bundle.BundleError and keeps the old model on failure."""
+    def load(self, version: str | None = None,
+             check: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
+        """Load and verify, then swap. Raises training.bundle.BundleError and keeps the old model on failure.
+
+        `check` (e.g. a smoke classification) runs on the candidate before the swap; any exception it
+        raises becomes a BundleError, so a bundle that unpickles but cannot classify never serves.
+        """
         with self._lock:
             model, manifest = load_bundle(self.model_dir, version)
             loaded = LoadedModel(model=model, manifest=manifest)
+            if check is not None:
+                try:
+                    check(loaded)
+                except Exception as exc:
+                    raise BundleError(f"bundle {loaded.version!r} failed the smoke test "
+                                      f"({type(exc).__name__}: {exc})") from exc
             self._current = loaded
             return loaded

@@ -14,7 +14,8 @@ from training.taxonomy import PROJECT_ROOT
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    model_dir: Path = Field(default=PROJECT_ROOT / "models", description="bundle directory (models/latest inside)")
+    model_dir: Path = Field(default=PROJECT_ROOT / "models",
+                            description="bundle directory (models/latest inside)")
     max_batch: int = Field(default=256, ge=1, description="max comments per /classify call")
     max_text_chars: int = Field(default=5000, ge=1, description="max characters per comment")
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="max request body size")

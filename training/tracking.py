@@ -64,8 +64,10 @@ def _setup() -> Any:
     mlflow.set_tracking_uri(tracking_uri())
     if mlflow.get_experiment_by_name(EXPERIMENT) is None:
         artifacts = None
-        if tracking_uri().startswith("sqlite:"):
-            artifacts = (PROJECT_ROOT / "mlartifacts").as_uri()
+        uri = tracking_uri()
+        if uri.startswith("sqlite:///"):
+            # Artifacts live beside the database file, so a throw-away tracking DB leaves nothing in the project.
+            artifacts = (Path(uri.removeprefix("sqlite:///")).resolve().parent / "mlartifacts").as_uri()
         mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts)
     mlflow.set_experiment(EXPERIMENT)
     return mlflow

@@ -1,0 +1,1 @@
+"""Benchmarks of the classifier: `python -m bench`."""

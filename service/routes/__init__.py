@@ -1,0 +1,1 @@
+"""Routers of the service: thin HTTP layers over TriageModel and the stores."""

@@ -1,0 +1,115 @@
+"""Moderators' corrections: POST /feedback, GET /feedback/export (corpus CSV), GET /feedback/{id}.
+
+All three require X-API-Key when API_KEYS is set: the records hold comment texts (personal data).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+
+from service.deps import require_api_key, settings_dep
+from service.feedback_store import TOPIC_KEY, FeedbackStore, store_for
+from service.settings import Settings
+from training.taxonomy import Taxonomy, default_taxonomy
+
+router = APIRouter(tags=["feedback"])
+
+
+def _build_feedback_model(taxonomy: Taxonomy) -> type[BaseModel]:
+    """The request model, its flag and urgency fields named by the taxonomy (no label literals here)."""
+    nq, urgent, topics = taxonomy.no_question_flag, taxonomy.urgent, set(taxonomy.topic_ids)
+
+    def strip_required(value: str, info: ValidationInfo) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError(f"{info.field_name} must not be empty")
+        return value
+
+    def check_topic(value: str | None, info: ValidationInfo) -> str | None:
+        value = (value or "").strip() or None
+        if value is not None and value not in topics:
+            raise ValueError(f"unknown topic {value!r}; expected one of {sorted(topics)}")
+        if nq in info.data:  # absent when the flag itself failed validation
+            if info.data[nq] and value is not None:
+                raise ValueError(f"topic must be empty when {nq} is true")
+            if not info.data[nq] and value is None:
+                raise ValueError(f"topic is required when {nq} is false (actionable comments need a topic)")
+        return value
+
+    def check_urgent(value: bool, info: ValidationInfo) -> bool:
+        if value and TOPIC_KEY in info.data and info.data[TOPIC_KEY] is None:
+            raise ValueError(f"{urgent} requires a topic")
+        return value
+
+    fields: dict[str, Any] = {
+        "id": (str, Field(max_length=200, description="id комментария")),
+        "text": (str, Field(description="текст комментария")),
+        **{f: (bool, Field(description=f"флаг {f}: true/false или 1/0")) for f in taxonomy.flags},
+        TOPIC_KEY: (str | None, Field(default=None, description="тема (только для комментариев с вопросом)")),
+        urgent: (bool, Field(default=False, description="срочно: угроза жизни, здоровью или имуществу")),
+        "moderator": (str, Field(max_length=200, description="имя модератора")),
+    }
+    example = {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5, когда уберут?",
+               **{f: 0 for f in taxonomy.flags}, TOPIC_KEY: taxonomy.topic_ids[0], urgent: 0,
+               "moderator": "Иванова"}
+    return create_model(
+        "FeedbackIn",
+        __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
+        __validators__={
+            "_strip": field_validator("id", "text", "moderator")(strip_required),
+            "_topic": field_validator(TOPIC_KEY)(check_topic),
+            "_urgent": field_validator(urgent)(check_urgent),
+        },
+        **fields,
+    )
+
+
+FeedbackIn = _build_feedback_model(default_taxonomy())
+
+
+def get_store(request: Request, settings: Settings = Depends(settings_dep)) -> FeedbackStore:
+    """The app's store if app.py created one, else one per DATABASE_URL created on first use."""
+    store = getattr(request.app.state, "feedback_store", None)
+    if store is None:
+        store = store_for(settings.database_url)
+        request.app.state.feedback_store = store
+    return store
+
+
+@router.post("/feedback", dependencies=[Depends(require_api_key)],
+             summary="Сохранить исправленную разметку комментария")
+def post_feedback(
+    item: FeedbackIn = Body(...),  # type: ignore[valid-type]
+    store: FeedbackStore = Depends(get_store),
+    settings: Settings = Depends(settings_dep),
+) -> dict[str, Any]:
+    """Upsert by comment id; every change is kept in the history with the moderator and the time."""
+    data = item.model_dump()
+    if len(data["text"]) > settings.max_text_chars:
+        raise RequestValidationError([{"loc": ("body", "text"), "type": "string_too_long",
+                                       "msg": f"text has {len(data['text'])} characters, "
+                                              f"the limit is {settings.max_text_chars}"}])
+    labels = {k: data[k] for k in store.label_keys}
+    return store.upsert(data["id"], data["text"], labels, data["moderator"])
+
+
+@router.get("/feedback/export", dependencies=[Depends(require_api_key)],
+            summary="Все исправления в формате data/comments.csv (split = train)",
+            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def export_feedback(store: FeedbackStore = Depends(get_store)) -> Response:
+    return Response(content=store.export_csv(), media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="feedback.csv"'})
+
+
+@router.get("/feedback/{comment_id}", dependencies=[Depends(require_api_key)],
+            summary="Текущая разметка комментария и история изменений")
+def get_feedback(comment_id: str, store: FeedbackStore = Depends(get_store)) -> dict[str, Any]:
+    record = store.get(comment_id)
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"no feedback for comment id {comment_id!r}")
+    return record

@@ -1,0 +1,200 @@
+"""The moderators' page: GET /ui, POST /ui/classify (form), GET /ui/static/<file>. Server-rendered, no CDN.
+
+Comment texts are user input: the template autoescapes everything, and the profanity evidence is passed as
+(text, is_evidence) segments so only our own <mark> tags reach the page unescaped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from service.deps import get_holder, settings_dep
+from service.model_holder import ModelHolder
+from service.settings import Settings
+from training.taxonomy import Taxonomy, default_taxonomy
+
+router = APIRouter(tags=["ui"], include_in_schema=False)
+
+HERE = Path(__file__).resolve().parent.parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+STATIC_DIR = HERE / "static"
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
+UI_MAX_ROWS = 2000
+TEXT_COLUMN, ID_COLUMN = "text", "id"
+
+
+class UiInputError(ValueError):
+    """Something wrong with what the moderator pasted or uploaded; shown on the page in Russian."""
+
+
+def comment_id(text: str) -> str:
+    """A stable id for comments without one: the same text maps to the same feedback record."""
+    return "ui-" + hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:12]
+
+
+def segments(text: str, evidence: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """The text cut into (piece, is_evidence) so the template can <mark> spans and escape the rest."""
+    out: list[tuple[str, bool]] = []
+    pos = 0
+    for span in sorted(evidence, key=lambda s: (s["start"], s["end"])):
+        start, end = max(int(span["start"]), pos), min(int(span["end"]), len(text))
+        if start >= end:
+            continue
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return out
+
+
+def _decode(raw: bytes, name: str) -> str:
+    for encoding in ("utf-8-sig", "cp1251"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise UiInputError(f"Файл {name}: не удалось прочитать текст (нужна кодировка UTF-8 или Windows-1251)")
+
+
+def parse_upload(raw: bytes, name: str) -> list[tuple[str | None, str]]:
+    """CSV (column text, optional id) or plain text, one comment per line."""
+    content = _decode(raw, name)
+    if name.lower().endswith(".csv"):
+        try:
+            reader = csv.DictReader(io.StringIO(content))
+            fields = [f.strip().lower() for f in (reader.fieldnames or [])]
+            if TEXT_COLUMN not in fields:
+                raise UiInputError(f"Файл {name}: нет столбца «{TEXT_COLUMN}» (есть: {', '.join(fields) or 'ничего'})")
+            rows = []
+            for row in reader:
+                norm = {(k or "").strip().lower(): (v or "") for k, v in row.items()}
+                if norm[TEXT_COLUMN].strip():
+                    rows.append(((norm.get(ID_COLUMN) or "").strip() or None, norm[TEXT_COLUMN].strip()))
+            return rows
+        except csv.Error as exc:
+            raise UiInputError(f"Файл {name}: не удалось разобрать CSV ({exc})") from exc
+    return [(None, line.strip()) for line in content.splitlines() if line.strip()]
+
+
+def _page_context(taxonomy: Taxonomy) -> dict[str, Any]:
+    raw = taxonomy.as_dict()
+    flag_names = {f["id"]: f["name_ru"] for f in raw["flags"]}
+    return {
+        "flags": [(f, flag_names.get(f, f)) for f in taxonomy.flags],
+        "urgent_label": taxonomy.urgent,
+        "urgent_name": raw["urgent"].get("name_ru", taxonomy.urgent),
+        "no_question_flag": taxonomy.no_question_flag,
+        "topics": [(t.id, t.name_ru) for t in taxonomy.topics],
+        "categories": [(c["id"], c["name_ru"]) for c in raw["categories"]],
+        "actions": [(a["id"], a["name_ru"]) for a in raw["actions"]],
+        "max_rows": UI_MAX_ROWS,
+    }
+
+
+def _render(request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
+    base = _page_context(default_taxonomy())
+    base.update({"results": None, "error": None, "pasted": "", "api_key": "", "model_version": None})
+    base.update(ctx)
+    return TEMPLATES.TemplateResponse(request, "ui.html", base, status_code=status)
+
+
+@router.get("/ui", response_class=HTMLResponse)
+def ui_page(request: Request) -> HTMLResponse:
+    return _render(request)
+
+
+def _check_key(api_key: str, settings: Settings) -> bool:
+    keys = settings.api_key_set
+    return not keys or any(secrets.compare_digest(api_key.strip(), k) for k in keys)
+
+
+def _rows_for_template(items: list[tuple[str, str]], results: list[dict[str, Any]],
+                       taxonomy: Taxonomy) -> list[dict[str, Any]]:
+    raw = taxonomy.as_dict()
+    cat_names = {c["id"]: c["name_ru"] for c in raw["categories"]}
+    action_names = {a["id"]: a["name_ru"] for a in raw["actions"]}
+    topic_names = {t.id: t.name_ru for t in taxonomy.topics}
+    rows = []
+    for (cid, text), r in zip(items, results, strict=True):
+        rows.append({
+            "id": cid, "text": text, "segments": segments(text, r.get("evidence", [])),
+            "category": r["category"], "category_ru": cat_names.get(r["category"], r["category"]),
+            "action": r["action"], "action_ru": action_names.get(r["action"], r["action"]),
+            "topic": r["topic"], "topic_ru": topic_names.get(r["topic"], "") if r["topic"] else "",
+            "route": r["route"] or "", "urgent": bool(r["urgent"]),
+            "flags": {f: bool(v) for f, v in r["flags"].items()}, "scores": r["scores"],
+            "evidence": [e["text"] for e in r.get("evidence", [])],
+        })
+    return rows
+
+
+@router.post("/ui/classify", response_class=HTMLResponse)
+async def ui_classify(
+    request: Request,
+    text: str = Form(""),
+    file: UploadFile | None = File(None),
+    api_key: str = Form(""),
+    settings: Settings = Depends(settings_dep),
+    holder: ModelHolder = Depends(get_holder),
+) -> HTMLResponse:
+    """Classify what was pasted and/or uploaded and render the results table."""
+    keep = {"pasted": text, "api_key": api_key}
+    if not _check_key(api_key, settings):
+        return _render(request, 401, error="Нужен действующий API-ключ (поле «API-ключ»).", **keep)
+    loaded = holder.get()
+    if loaded is None:
+        return _render(request, 503, error="Модель ещё не загружена, попробуйте через минуту.", **keep)
+    try:
+        items: list[tuple[str | None, str]] = []
+        if file is not None and file.filename:
+            raw = await file.read(settings.max_body_bytes + 1)
+            if len(raw) > settings.max_body_bytes:
+                raise UiInputError(f"Файл больше {settings.max_body_bytes} байт")
+            items += parse_upload(raw, file.filename)
+        items += [(None, line.strip()) for line in text.splitlines() if line.strip()]
+        if not items:
+            raise UiInputError("Нет комментариев: вставьте текст (по одному комментарию в строке) или выберите файл.")
+        if len(items) > UI_MAX_ROWS:
+            raise UiInputError(f"Слишком много комментариев: {len(items)}, за раз можно не больше {UI_MAX_ROWS}.")
+        too_long = [i + 1 for i, (_, t) in enumerate(items) if len(t) > settings.max_text_chars]
+        if too_long:
+            raise UiInputError(f"Комментарии № {', '.join(map(str, too_long[:10]))} длиннее "
+                               f"{settings.max_text_chars} символов.")
+    except UiInputError as exc:
+        return _render(request, 400, error=str(exc), **keep)
+    ids = [cid or comment_id(t) for cid, t in items]
+    texts = [t for _, t in items]
+    results: list[dict[str, Any]] = []
+    for start in range(0, len(texts), settings.max_batch):
+        results += await run_in_threadpool(loaded.model.classify, texts[start:start + settings.max_batch])
+    rows = _rows_for_template(list(zip(ids, texts, strict=True)), results, default_taxonomy())
+    counts: dict[str, int] = {}
+    for r in rows:
+        counts[r["category"]] = counts.get(r["category"], 0) + 1
+    data = json.dumps([{k: v for k, v in r.items() if k != "segments"} for r in rows], ensure_ascii=False)
+    # Inside <script type="application/json">: no "</script>" or "<!--" can break out.
+    data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return _render(request, results=rows, counts=counts, results_json=data, model_version=loaded.version, **keep)
+
+
+@router.get("/ui/static/{name}")
+def ui_static(name: str) -> FileResponse:
+    """Only files that are in service/static, by their bare name."""
+    path = STATIC_DIR / name
+    if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
+        raise HTTPException(status_code=404, detail=f"no static file {name!r}")
+    return FileResponse(path, media_type=STATIC_TYPES[path.suffix], headers={"Cache-Control": "no-cache"})

@@ -1,0 +1,155 @@
+"""Request and response models of the service, with Russian examples built from the taxonomy.
+
+Label names are never spelled here: the examples take them from data/taxonomy.yaml, so the OpenAPI schema
+follows the taxonomy when it changes.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from training.taxonomy import ACTIONABLE, default_taxonomy
+
+VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+EXAMPLE_TEXT = "В доме на Ленина 5 третий день нет горячей воды, когда дадут?"
+EXAMPLE_PROFANE = "когда уже эту б**дскую дорогу сделают на Ленина 5"
+
+
+def _example_result() -> dict[str, Any]:
+    tax = default_taxonomy()
+    topic = tax.topic_ids[0]
+    return {
+        "id": "c1",
+        "category": ACTIONABLE,
+        "action": tax.action_for(ACTIONABLE, False),
+        "flags": {f: False for f in tax.flags},
+        "scores": {f: 0.02 for f in tax.flags},
+        "topic": topic,
+        "topic_scores": {t: (0.81 if t == topic else 0.02) for t in tax.topic_ids},
+        "route": tax.route_for(topic),
+        "urgent": False,
+        "urgent_score": 0.03,
+        "evidence": [],
+    }
+
+
+class Comment(BaseModel):
+    """One comment to classify; `id` is echoed back so the caller can match results."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"id": "c1", "text": EXAMPLE_TEXT}]})
+
+    id: str | None = Field(default=None, max_length=200, description="caller's identifier, echoed back")
+    text: str = Field(description="comment text as written (length limit: MAX_TEXT_CHARS)")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("text is empty or whitespace only")
+        return v
+
+
+class ClassifyRequest(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "comments": [{"id": "c1", "text": EXAMPLE_TEXT}, {"id": "c2", "text": EXAMPLE_PROFANE},
+                     {"text": "Спасибо за работу!"}],
+    }]})
+
+    comments: list[Comment] = Field(min_length=1, description="1 to MAX_BATCH comments")
+
+
+class EvidenceSpan(BaseModel):
+    """A мат span found by the lexicon, as offsets into the original text."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"start": 14, "end": 23, "text": "б**дскую"}]})
+
+    start: int
+    end: int
+    text: str
+
+
+class ClassifyResult(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [_example_result()]})
+
+    id: str | None = None
+    category: str = Field(description="primary category by precedence (see GET /labels)")
+    action: str = Field(description="what to do with the comment")
+    flags: dict[str, bool]
+    scores: dict[str, float] = Field(description="flag probabilities in [0, 1]")
+    topic: str | None = Field(description="null when the comment is not actionable")
+    topic_scores: dict[str, float]
+    route: str | None = Field(description="who prepares the answer for this topic")
+    urgent: bool
+    urgent_score: float
+    evidence: list[EvidenceSpan] = Field(default_factory=list, description="мат spans in the original text")
+
+
+class ClassifyResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "model_version": "20250101-120000-abc123", "results": [_example_result()],
+    }]})
+
+    model_version: str
+    results: list[ClassifyResult]
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx/5xx body: a message, and for validation errors the index/field of each problem."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "error": "invalid request: 1 problem(s)",
+        "details": [{"field": "comments[1].text", "index": 1, "message": "text is empty or whitespace only",
+                     "type": "value_error"}],
+    }]})
+
+    error: str
+    details: list[dict[str, Any]] | None = None
+
+
+class HealthResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"status": "ok"}]})
+
+    status: str
+
+
+class ReadyResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "ready", "model_version": "20250101-120000-abc123", "reason": None},
+        {"status": "not ready", "model_version": None, "reason": "нет обученной модели: models/latest"},
+    ]})
+
+    status: str
+    model_version: str | None = None
+    reason: str | None = None
+
+
+class ReloadRequest(BaseModel):
+    """Optional body of POST /admin/reload: a version directory name; omitted = models/latest."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"version": "20250101-120000-abc123"}]})
+
+    version: str | None = Field(default=None, description="bundle version; no '/' or '..'")
+
+    @field_validator("version")
+    @classmethod
+    def _safe(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        if "/" in v or "\\" in v or ".." in v or not VERSION_RE.match(v):
+            raise ValueError("version must be a bundle directory name (letters, digits, '-', '_', '.'; "
+                             "no '/' or '..')")
+        return v
+
+
+class ReloadResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"status": "reloaded", "model_version": "20250101-120000-abc123",
+         "previous_version": "20241201-090000-aa1122"},
+    ]})
+
+    status: str
+    model_version: str
+    previous_version: str | None = None

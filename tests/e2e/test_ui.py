@@ -1,0 +1,199 @@
+"""The moderation page end to end: a real uvicorn process, a real headless chromium, a real SQLite store."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+from training.taxonomy import PROJECT_ROOT, default_taxonomy
+
+TAX = default_taxonomy()
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+COMMENTS = [
+    "Опять х*йня с отоплением, батареи ледяные, сколько можно",  # disguised мат
+    "Спасибо большое за вашу работу!",  # thanks: no question
+    "Третий день не вывозят мусор на Ленина 5, контейнеры переполнены, когда уберут?",  # concrete complaint
+    "<b>Когда</b> отремонтируют яму на дороге по улице Мира?",  # markup must stay text
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_model_dir, tmp_path_factory):
+    """`python -m service` on a free port; yields its base URL once /ready answers 200."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    port = _free_port()
+    env = {**os.environ, "MODEL_DIR": str(trained_model_dir), "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}",
+           "PORT": str(port), "HOST": "127.0.0.1", "API_KEYS": "", "LOG_LEVEL": "warning", "WORKERS": "1"}
+    log = (tmp / "server.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    try:
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"server exited with {proc.returncode}: {(tmp / 'server.log').read_text()}")
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server not ready after 180 s")
+            time.sleep(0.3)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # in CI the browser test must really run
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_moderation_page_end_to_end(server, browser, tmp_path):
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, accept_downloads=True, locale="ru-RU")
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    external: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(server) or r.url.startswith(("blob:", "data:"))
+            else external.append(r.url))
+
+    page.goto(f"{server}/ui")
+    assert "Разбор комментариев" in page.title()
+    page.fill("#comments", "\n".join(COMMENTS))
+    page.fill("#moderator", "Иванова")
+    page.click("#submit")
+    page.wait_for_selector("table#results")
+
+    rows = page.locator("tr.result-row")
+    assert rows.count() == len(COMMENTS)
+    categories = [rows.nth(i).get_attribute("data-category") for i in range(rows.count())]
+    assert categories[0] == TAX.lexicon_flag
+    assert categories[1] == TAX.no_question_flag
+    assert categories[2] == "actionable" and categories[3] == "actionable"
+    # The disguised мат is highlighted, the rest of the text is escaped user input.
+    assert rows.nth(0).locator("td.text mark").first.inner_text() == "х*йня"
+    assert rows.nth(3).locator("td.text b").count() == 0
+    assert "<b>Когда</b>" in rows.nth(3).locator("td.text").inner_text()
+    assert rows.nth(2).locator("td.topic").inner_text() == "Мусор и снег"
+    assert rows.nth(1).locator("td.topic").inner_text() == "—"
+
+    # Filters hide the other rows client-side.
+    page.select_option("#filter-category", TAX.lexicon_flag)
+    assert [rows.nth(i).is_visible() for i in range(4)] == [True, False, False, False]
+    page.select_option("#filter-category", "")
+    page.select_option("#filter-action", "answer")
+    assert [rows.nth(i).is_visible() for i in range(4)] == [False, False, True, True]
+    page.select_option("#filter-action", "")
+
+    # Correct the complaint: it is about a courtyard, and urgent (made up for the test), then save.
+    target = rows.nth(2)
+    comment_id = target.get_attribute("data-id")
+    target.locator(".edit-btn").click()
+    editor = page.locator("tr.editor-row form.editor")
+    editor.locator("select[name=topic]").select_option("landscaping")
+    editor.locator(f"input[name={TAX.urgent}]").check()
+    editor.locator(".save-btn").click()
+    page.wait_for_selector("tr.editor-row .editor-status.saved")
+    assert editor.locator(".editor-status").inner_text() == "Сохранено"
+
+    stored = httpx.get(f"{server}/feedback/{comment_id}", timeout=10).json()
+    assert stored["text"] == COMMENTS[2]
+    assert stored["labels"]["topic"] == "landscaping" and stored["labels"][TAX.urgent] == 1
+    assert stored["moderator"] == "Иванова" and len(stored["history"]) == 1
+    export = list(csv.DictReader(io.StringIO(httpx.get(f"{server}/feedback/export", timeout=10).text)))
+    assert [r["id"] for r in export] == [comment_id]
+
+    shot = tmp_path / "ui.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 10_000
+
+    # An invalid correction is refused with the server's message shown next to the form.
+    editor.locator(f"input[name={TAX.no_question_flag}]").check()  # no question + urgent: invalid
+    editor.locator(".save-btn").click()
+    page.wait_for_selector("tr.editor-row .editor-status.failed")
+    assert TAX.urgent in editor.locator(".editor-status").inner_text()
+
+    # CSV download generated in the page from the rendered results, corrections included.
+    with page.expect_download() as dl:
+        page.click("#download")
+    text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
+    downloaded = list(csv.DictReader(io.StringIO(text)))
+    assert [r["text"] for r in downloaded] == COMMENTS
+    assert downloaded[0]["category"] == TAX.lexicon_flag and downloaded[0]["evidence"] == "х*йня"
+    assert downloaded[2]["corrected_topic"] == "landscaping" and downloaded[2]["corrected_by"] == "Иванова"
+
+    assert dialogs == [] and external == []
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def keyed(trained_model_dir, tmp_path_factory):
+    app = create_app(Settings(model_dir=trained_model_dir, api_keys="k1",
+                              database_url=f"sqlite:///{tmp_path_factory.mktemp('ui') / 'fb.db'}"))
+    with TestClient(app) as client:
+        yield client
+
+
+def test_ui_form_errors_upload_and_static(keyed):
+    page = keyed.get("/ui")
+    assert page.status_code == 200 and "Классифицировать" in page.text
+    assert "https://" not in page.text and "http://" not in page.text  # no CDN
+    r = keyed.post("/ui/classify", data={"text": "Когда починят дорогу?"})
+    assert r.status_code == 401 and "API-ключ" in r.text
+    r = keyed.post("/ui/classify", data={"text": "  \n ", "api_key": "k1"})
+    assert r.status_code == 400 and "Нет комментариев" in r.text
+    upload = "id,text\nx-1,Когда починят дорогу на Мира?\nx-2,<script>alert(1)</script> спасибо\n"
+    r = keyed.post("/ui/classify", data={"api_key": "k1"},
+                   files={"file": ("comments.csv", upload.encode("utf-8"), "text/csv")})
+    assert r.status_code == 200
+    assert 'data-id="x-1"' in r.text and 'data-id="x-2"' in r.text
+    assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    r = keyed.post("/ui/classify", data={"api_key": "k1"},
+                   files={"file": ("c.csv", b"comment\nhello\n", "text/csv")})
+    assert r.status_code == 400 and "нет столбца" in r.text
+    r = keyed.post("/ui/classify", data={"api_key": "k1"},
+                   files={"file": ("c.txt", "Пахнет газом в подъезде!\n\nСпасибо!\n".encode("cp1251"), "text/plain")})
+    assert r.status_code == 200 and r.text.count('class="result-row') == 2
+    assert keyed.get("/ui/static/ui.css").status_code == 200
+    assert keyed.get("/ui/static/ui.js").headers["content-type"].startswith("text/javascript")
+    assert keyed.get("/ui/static/..%2Fapp.py").status_code == 404
+    assert keyed.get("/ui/static/nothing.css").status_code == 404

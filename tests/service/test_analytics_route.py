@@ -1,0 +1,141 @@
+"""POST /analytics on the app from service.app.create_app() with the session's real model: a stream of
+real corpus comments with a garbage/snow surge, the API key, and the 4xx answers to bad input."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import numpy as np
+import pytest
+
+from training.taxonomy import default_taxonomy
+
+TAX = default_taxonomy()
+SURGE_TOPIC = "waste_snow"
+START = date(2025, 2, 1)
+N_DAYS = 20
+SURGE_DAY = START + timedelta(days=17)
+MSK = timezone(timedelta(hours=3))
+
+
+@pytest.fixture(scope="module")
+def payload(corpus) -> dict:
+    """Real texts: 2-3 per topic per day, 2 chatter comments a day, +20 snow/garbage complaints on day 18,
+    and the corpus's urgent comments sprinkled over the month."""
+    rng = np.random.default_rng(11)
+    nq = TAX.no_question_flag
+    actionable = corpus[(corpus[nq] == 0) & (corpus[TAX.urgent] == 0)]
+    pools = {t: actionable[actionable["topic"] == t]["text"].tolist() for t in TAX.topic_ids}
+    chatter = corpus[corpus[nq] == 1]["text"].tolist()
+    urgent = corpus[(corpus[TAX.urgent] == 1) & (corpus["split"] == "test")]["text"].tolist()
+    surge = [t for t in pools[SURGE_TOPIC] if t in set(corpus[corpus["split"] == "test"]["text"])]
+    comments: list[dict] = []
+
+    def add(day: date, text: str, prefix: str = "c") -> None:
+        ts = datetime(day.year, day.month, day.day, tzinfo=MSK) + timedelta(minutes=int(rng.integers(1440)))
+        comments.append({"id": f"{prefix}{len(comments)}", "text": text, "timestamp": ts.isoformat()})
+
+    for d in range(N_DAYS):
+        day = START + timedelta(days=d)
+        for topic in TAX.topic_ids:
+            for _ in range(int(rng.integers(2, 4))):
+                add(day, pools[topic][int(rng.integers(len(pools[topic])))])
+        for _ in range(2):
+            add(day, chatter[int(rng.integers(len(chatter)))])
+        add(day, urgent[d % len(urgent)], prefix="u")
+    for k in range(20):
+        add(SURGE_DAY, surge[k % len(surge)])
+    return {"comments": comments}
+
+
+@pytest.fixture(scope="module")
+def answer(api, payload) -> dict:
+    r = api.post("/analytics", json=payload)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_surge_is_reported_with_the_method(answer, payload):
+    assert answer["model_version"] and answer["n_comments"] == len(payload["comments"])
+    assert answer["days"][0] == START.isoformat() and len(answer["days"]) == N_DAYS
+    method = answer["method"]
+    assert "Poisson" in method["description"] and method["params"]["alpha"] == 0.001
+    surge = [s for s in answer["spikes"] if s["topic"] == SURGE_TOPIC]
+    assert [s["day"] for s in surge] == [SURGE_DAY.isoformat()], answer["spikes"]
+    s = surge[0]
+    assert s["p_value"] < 1e-6 and s["ratio"] > 3 and s["count"] >= 18 and s["history_days"] == 14
+    assert s["baseline_mean"] < 6
+    print(f"\n/analytics surge {s['day']}: count={s['count']} baseline_mean={s['baseline_mean']} "
+          f"ratio={s['ratio']} p={s['p_value']:.3g}; spikes: {[(x['topic'], x['day']) for x in answer['spikes']]}")
+
+
+def test_counts_shares_and_urgent(answer, payload):
+    per_day = {row["day"]: row["counts"] for row in answer["topic_counts"]}
+    assert set(per_day[START.isoformat()]) == set(TAX.topic_ids)
+    assert per_day[SURGE_DAY.isoformat()][SURGE_TOPIC] == max(c[SURGE_TOPIC] for c in per_day.values())
+    shares = answer["category_shares"]
+    assert sum(shares["overall"].values()) == pytest.approx(1.0, abs=1e-3)
+    assert sum(d["total"] for d in shares["per_day"]) == len(payload["comments"])
+    for d in shares["per_day"]:
+        assert sum(d["shares"].values()) == pytest.approx(1.0, abs=1e-3)
+    # One comment a day comes from the corpus's urgent test texts: the real model must escalate most.
+    sent_urgent = {c["id"] for c in payload["comments"] if c["id"].startswith("u")}
+    got = set(answer["urgent_ids"])
+    assert len(got & sent_urgent) >= N_DAYS // 2, (len(got & sent_urgent), len(got))
+    assert [u["id"] for u in answer["urgent"]] == answer["urgent_ids"]
+    index = {c["id"]: i for i, c in enumerate(payload["comments"])}
+    assert all(index[u["id"]] == u["index"] for u in answer["urgent"])
+    assert "text" not in answer["urgent"][0]
+
+
+def test_positions_stand_in_for_missing_ids(api):
+    body = {"comments": [{"text": "В подвале дома 3 по Мира сильно пахнет газом, срочно приезжайте!",
+                          "timestamp": "2025-02-03T08:00:00+03:00"},
+                         {"text": "Спасибо!", "timestamp": "2025-02-03"}]}
+    r = api.post("/analytics", json=body)
+    assert r.status_code == 200, r.text
+    data = r.json()
+    assert data["days"] == ["2025-02-03"] and data["spikes"] == []
+    assert data["urgent_ids"] == [0] and data["urgent"][0]["id"] is None
+
+
+def test_api_key_is_required_when_configured(app_factory):
+    client = app_factory(api_keys="k1")
+    body = {"comments": [{"id": "a", "text": "Когда уберут снег во дворе?", "timestamp": "2025-02-01T10:00"}]}
+    assert client.post("/analytics", json=body).status_code == 401
+    r = client.post("/analytics", json=body, headers={"X-API-Key": "k1"})
+    assert r.status_code == 200 and r.json()["n_comments"] == 1
+
+
+@pytest.mark.parametrize("body, status, needle", [
+    ({"comments": []}, 422, "comments"),
+    ({"comments": [{"text": "яма", "timestamp": "вчера"}]}, 422, "comments[0].timestamp"),
+    ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}, {"text": "яма"}]}, 422, "comments[1].timestamp"),
+    ({"comments": [{"text": "   ", "timestamp": "2025-02-01"}]}, 422, "comments[0].text"),
+    ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}],
+      "spike": {"window_days": 7, "min_history_days": 10}}, 422, "min_history_days"),
+    ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}], "spike": {"alpha": 2}}, 422, "alpha"),
+])
+def test_bad_input_is_a_clear_4xx(api, body, status, needle):
+    r = api.post("/analytics", json=body)
+    assert r.status_code == status and needle in r.text, r.text
+    assert "error" in r.json()
+
+
+def test_limits(app_factory, api):
+    small = app_factory(max_text_chars=40)
+    r = small.post("/analytics", json={"comments": [
+        {"text": "яма", "timestamp": "2025-02-01"}, {"text": "я" * 41, "timestamp": "2025-02-01"}]})
+    assert r.status_code == 422 and "comments[1].text" in r.text and "40" in r.text
+    many = {"comments": [{"text": "a", "timestamp": "2025-02-01"}] * 20_001}
+    r = app_factory(max_body_bytes=3_000_000).post("/analytics", json=many)
+    assert r.status_code == 422 and "20000" in r.text, r.text[:300]
+    r = api.post("/analytics", content=b"comments", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+
+
+def test_openapi_has_a_russian_example(api):
+    schema = api.get("/openapi.json").json()
+    assert "/analytics" in schema["paths"]
+    example = schema["components"]["schemas"]["AnalyticsRequest"]["examples"][0]
+    assert "мусор" in example["comments"][0]["text"]

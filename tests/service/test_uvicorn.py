@@ -1,0 +1,94 @@
+"""The real thing: `python -m service` under uvicorn as a subprocess, spoken to over HTTP with httpx."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from training.taxonomy import PROJECT_ROOT, default_taxonomy
+
+PROFANE = "когда уже эту б**дскую дорогу сделают на Ленина 5"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(trained_model_dir, tmp_path_factory):
+    port = free_port()
+    tmp = tmp_path_factory.mktemp("uvicorn")
+    env = {**os.environ, "MODEL_DIR": str(trained_model_dir), "HOST": "127.0.0.1", "PORT": str(port),
+           "WORKERS": "1", "LOG_LEVEL": "info", "MAX_BODY_BYTES": "65536", "API_KEYS": "",
+           "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}"}
+    python = Path(sys.executable)
+    log_path = tmp / "server.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen([str(python), "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server not ready in 90 s: {log_path.read_text()[-2000:]}")
+            time.sleep(0.3)
+        yield base, log_path
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_real_server_classifies_disguised_profanity(server):
+    base, log_path = server
+    with httpx.Client(base_url=base, timeout=30) as http:
+        ready = http.get("/ready")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        r = http.post("/classify", json={"comments": [{"id": "c1", "text": PROFANE}]})
+        assert r.status_code == 200
+        assert r.headers["x-request-id"]
+        res = r.json()["results"][0]
+        flag = default_taxonomy().lexicon_flag
+        assert res["id"] == "c1" and res["flags"][flag] is True
+        span = res["evidence"][0]
+        assert span["text"] == "б**дскую" == PROFANE[span["start"]:span["end"]]
+        assert r.json()["model_version"] == http.get("/version").json()["version"]
+    log = log_path.read_text(encoding="utf-8")
+    assert r.headers["x-request-id"] in log  # the JSON access line
+    assert PROFANE not in log  # no comment texts in the logs by default
+
+
+def test_real_server_refuses_oversized_streamed_body(server):
+    base, _ = server
+
+    def chunks():
+        yield b'{"comments": [{"text": "'
+        for _ in range(100):
+            yield b"a" * 1000
+        yield b'"}]}'
+
+    with httpx.Client(base_url=base, timeout=30) as http:
+        r = http.post("/classify", content=chunks(), headers={"content-type": "application/json"})
+        assert r.status_code == 413 and "65536" in r.json()["error"]
+        assert http.get("/health").status_code == 200  # the server is fine afterwards
