@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from training.text.char_ngrams import FastCharNgramTfidf
 from training.text.lemmatize import Lemmatizer
 from training.text.normalize import TextNormalizer
 from training.text.profanity import ProfanityFeatures
@@ -29,7 +30,7 @@ def build_feature_pipeline(
         ("tfidf", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
                                   ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True, dtype=np.float32)),
     ])
-    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=char_ngrams, min_df=min_df, sublinear_tf=True,
+    chars = FastCharNgramTfidf(analyzer="char_wb", ngram_range=char_ngrams, min_df=min_df, sublinear_tf=True,
                             lowercase=False, max_features=max_char_features, dtype=np.float32)
     return Pipeline([
         ("normalize", TextNormalizer()),

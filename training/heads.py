@@ -9,6 +9,8 @@ from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
+from training.linear_heads import CompiledLinearHeads
+
 TOPIC_HEAD = "topic"
 
 
@@ -36,7 +38,8 @@ def make_estimator(spec: str, *, multiclass: bool = False, random_state: int = 0
         return LogisticRegression(C=C or (10.0 if multiclass else 8.0), max_iter=3000, class_weight="balanced",
                                   solver="lbfgs" if multiclass else "liblinear", random_state=random_state)
     return CalibratedClassifierCV(
-        LinearSVC(C=C or 0.5, class_weight="balanced", random_state=random_state), method="sigmoid", cv=3
+        LinearSVC(C=C or 0.5, class_weight="balanced", random_state=random_state), method="sigmoid", cv=3,
+        ensemble=False,  # one SVM on all rows + a calibrator fitted on its CV decisions: compilable, 3x cheaper
     )
 
 
@@ -66,9 +69,15 @@ class TriageHeads(BaseEstimator):
         self.topic_head_ = clone(self.topic_head).fit(X[has_topic], topics[has_topic],
                                                       sample_weight=w[has_topic])
         self.topic_classes_ = [str(c) for c in self.topic_head_.classes_]
+        self.compiled_ = CompiledLinearHeads({**self.binary_heads_, self.topic_column: self.topic_head_})
         return self
 
     def predict_proba(self, X) -> dict[str, np.ndarray]:
+        """All heads in one matrix product (see training/linear_heads.py)."""
+        return self.compiled_.predict_proba(X)
+
+    def predict_proba_reference(self, X) -> dict[str, np.ndarray]:
+        """The same numbers through each scikit-learn estimator: the slow path the compiled one must match."""
         out = {label: est.predict_proba(X)[:, 1] for label, est in self.binary_heads_.items()}
         out[self.topic_column] = self.topic_head_.predict_proba(X)
         return out

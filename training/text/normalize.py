@@ -156,17 +156,10 @@ def _squeeze_word(m: re.Match[str]) -> str:
 
 
 def _spread_symbols(pairs: Pairs) -> Pairs:
-    """Emoji and pictographs become tokens of their own."""
+    """Emoji and pictographs become tokens of their own; marks (stress, variation selectors, ZWJ) go."""
     out: Pairs = []
     for ch, idx in pairs:
-        if unicodedata.category(ch) == "So":
-            out.extend(((" ", idx), (ch, idx), (" ", idx)))
-        elif unicodedata.category(ch) in ("Mn", "Cf") and ch not in "\u0301":
-            continue  # variation selectors, zero-width joiners
-        elif ch == "\u0301":
-            continue  # stress mark
-        else:
-            out.append((ch, idx))
+        out.extend((c, idx) for c in _spread_char(ch))
     return out
 
 
@@ -179,28 +172,85 @@ def _collapse_spaces(pairs: Pairs) -> Pairs:
     return pairs
 
 
+Hint = Callable[[str], object]
+
+
+def _has_digit(text: str) -> bool:
+    return _DIGIT_RE.search(text) is not None
+
+
+def _steps() -> list[tuple[Hint, re.Pattern[str], Callable[[re.Match[str]], str]]]:
+    """The substitutions in order; both the offset-keeping and the fast path run exactly these.
+
+    Each step has a cheap hint that is true whenever the pattern could match; a false hint skips the scan.
+    """
+    return [
+        (lambda t: "@" in t, _EMAIL_RE, _placeholder(EMAIL_TOKEN)),
+        (_URL_HINT_RE.search, _URL_RE, _placeholder(URL_TOKEN)),
+        (lambda t: "[" in t, _VK_MARKUP_RE, _placeholder(MENTION_TOKEN)),
+        (lambda t: "@" in t, _MENTION_RE, _placeholder(MENTION_TOKEN)),
+        (_has_digit, _PHONE_RE, _placeholder(PHONE_TOKEN)),
+        (lambda t: "3" in t, _PI_RE, lambda m: "пи"),
+        (_has_digit, _NUMBER_RE, _placeholder(NUMBER_TOKEN)),
+        (_MASK_HINT_RE.search, _MASK_RE, lambda m: "*" * len(m.group(0))),
+        (bool, _SPACED_RE, _join_spaced),
+        (bool, _MIXED_WORD_RE, _undisguise_word),
+        (_TRIPLE_RE.search, _REPEAT_WORD_RE, _squeeze_word),
+        (lambda t: "**" in t, _STARS_RE, lambda m: "*"),
+    ]
+
+
+_DIGIT_RE = re.compile(r"\d")
+_URL_HINT_RE = re.compile(r"https?:|www\.|\.(?:ru|рф|com|net|org|cc|me|su|info)", re.IGNORECASE)
+_MASK_HINT_RE = re.compile(r"[*!#%@]")
+_TRIPLE_RE = re.compile(r"([^\W\d_])\1\1")
+_STARS_RE = re.compile(r"\*{2,}")
+# Only words that mix Cyrillic with Latin/digits, and only words with a letter tripled, reach the Python
+# callbacks: the other words would come back unchanged, and scanning them in C is what keeps this fast.
+_MIXED_WORD_RE = re.compile(r"(?<![\w@$*])(?=[\w@$*]*[а-я])(?=[\w@$*]*[a-z0-9$])[\w@$*]+")
+_REPEAT_WORD_RE = re.compile(r"(?<![\w@$*])(?=[\w@$*]*?([^\W\d_])\1\1)[\w@$*]+")
+_STEPS = _steps()
+_CAPITAL_B_RE = re.compile(r"(?<=[\u0400-\u04ff])B|B(?=[\u0400-\u04ff])")
+_BEYOND_CYRILLIC_RE = re.compile(r"[^\x00-\u02ff\u0400-\u04ff]")
+
+
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
-    """Normalised text and, for each of its characters, the index of the original character."""
+    """Normalised text and, for each of its characters, the index of the original character.
+
+    Used where spans must point into the original comment (the profanity evidence).
+    """
     pairs = _to_pairs(text)
-    pairs = _sub(pairs, _EMAIL_RE, _placeholder(EMAIL_TOKEN))
-    pairs = _sub(pairs, _URL_RE, _placeholder(URL_TOKEN))
-    pairs = _sub(pairs, _VK_MARKUP_RE, _placeholder(MENTION_TOKEN))
-    pairs = _sub(pairs, _MENTION_RE, _placeholder(MENTION_TOKEN))
-    pairs = _sub(pairs, _PHONE_RE, _placeholder(PHONE_TOKEN))
-    pairs = _sub(pairs, _PI_RE, lambda m: "пи")
-    pairs = _sub(pairs, _NUMBER_RE, _placeholder(NUMBER_TOKEN))
-    pairs = _sub(pairs, _MASK_RE, lambda m: "*" * len(m.group(0)))
-    pairs = _sub(pairs, _SPACED_RE, _join_spaced)
-    pairs = _sub(pairs, _WORD_RE, _undisguise_word)
-    pairs = _sub(pairs, _WORD_RE, _squeeze_word)
-    pairs = _sub(pairs, re.compile(r"\*{2,}"), lambda m: "*")
+    for hint, pattern, repl in _STEPS:
+        if hint(_text(pairs)):
+            pairs = _sub(pairs, pattern, repl)
     pairs = _collapse_spaces(_spread_symbols(pairs))
     return _text(pairs), [idx for _, idx in pairs]
 
 
 def normalize_text(text: str) -> str:
-    """NFKC, lower case, ё→е, disguises undone, URLs/mentions/phones/numbers as placeholder tokens."""
-    return normalize_with_offsets(text)[0]
+    """NFKC, lower case, ё→е, disguises undone, URLs/mentions/phones/numbers as placeholder tokens.
+
+    The fast path of `normalize_with_offsets` (same steps on plain strings, no offsets): the model's input.
+    """
+    text = _CAPITAL_B_RE.sub("В", text)
+    if not unicodedata.is_normalized("NFKC", text):
+        text = "".join(unicodedata.normalize("NFKC", ch) for ch in text)
+    text = text.lower().replace("ё", "е")
+    for hint, pattern, repl in _STEPS:
+        if hint(text):
+            text = pattern.sub(repl, text)
+    if _BEYOND_CYRILLIC_RE.search(text):
+        text = "".join(_spread_char(ch) for ch in text)
+    return " ".join(text.split())
+
+
+def _spread_char(ch: str) -> str:
+    category = unicodedata.category(ch)
+    if category == "So":
+        return f" {ch} "
+    if category in ("Mn", "Cf"):
+        return ""
+    return ch
 
 
 class TextNormalizer(TransformerMixin, BaseEstimator):

@@ -62,6 +62,11 @@ LATIN_PATTERN = re.compile(
 )
 _CORE = re.compile("^" + _PREFIX + "(?:" + "|".join(ROOT_PATTERNS.values()) + ")")
 _WORD = re.compile(r"[\w*]+")
+# Every pattern above needs one of these fragments, so only words holding one reach the Python check.
+_CANDIDATE_WORD = re.compile(
+    r"(?<![\w*])(?=[\w*]*?(?:ху|зд|ппц|еб|бл|муд|манд|залуп|пид|пед|сук|суч|сцук|ндон|\*"
+    r"|hu|hy|xu|zd|eb|bl|mud|pid|suk|yob))[\w*]+"
+)
 
 
 def _masked_variants(form: str) -> list[str]:
@@ -109,7 +114,7 @@ def is_profane_word(word: str) -> bool:
 
 
 # A word with dots or hyphens inside: "су-ка" (separator) or "ох.еть" (a hidden letter).
-_WORD_WITH_JOINS = re.compile(r"[\w*]+(?:[.\-]+[\w*]+)+")
+_WORD_WITH_JOINS = re.compile(r"(?<![\w*])[\w*]++(?:[.\-]++[\w*]++)+")
 
 
 def _joined_word_is_profane(token: str) -> bool:
@@ -124,7 +129,7 @@ class ProfanityLexicon:
     """Finds мат in a comment and reports where it stands in the original text."""
 
     def find_in_normalized(self, normalized: str) -> list[tuple[int, int]]:
-        spans = [(m.start(), m.end()) for m in _WORD.finditer(normalized) if is_profane_word(m.group(0))]
+        spans = [(m.start(), m.end()) for m in _CANDIDATE_WORD.finditer(normalized) if is_profane_word(m.group(0))]
         for m in _WORD_WITH_JOINS.finditer(normalized):
             inside = any(m.start() <= s < m.end() for s, _ in spans)
             if not inside and _joined_word_is_profane(m.group(0)):
