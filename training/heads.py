@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
-import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from training.linear_heads import CompiledLinearHeads
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 TOPIC_HEAD = "topic"
 
