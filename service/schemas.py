@@ -153,3 +153,15 @@ class ReloadResponse(BaseModel):
     status: str
     model_version: str
     previous_version: str | None = None
+
+
+def error_responses(invalid: str) -> dict[int | str, dict[str, object]]:
+    """OpenAPI error responses shared by the JSON endpoints; `invalid` describes this route's 422."""
+    return {
+        400: {"model": ErrorResponse, "description": "malformed JSON or a body that is not UTF-8"},
+        401: {"model": ErrorResponse, "description": "missing or invalid X-API-Key (when API_KEYS is set)"},
+        413: {"model": ErrorResponse, "description": "body over MAX_BODY_BYTES"},
+        415: {"model": ErrorResponse, "description": "Content-Type is not application/json"},
+        422: {"model": ErrorResponse, "description": invalid},
+        503: {"model": ErrorResponse, "description": "no model loaded yet"},
+    }

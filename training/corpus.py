@@ -40,18 +40,23 @@ def columns(taxonomy: Taxonomy) -> list[str]:
     return ["id", "text", *taxonomy.flags, "topic", taxonomy.urgent, "split"]
 
 
-def read_corpus(path: str | Path | None = None, taxonomy: Taxonomy | None = None) -> pd.DataFrame:
-    """Read the CSV as strings; validation decides what is wrong with it."""
-    taxonomy = taxonomy or default_taxonomy()
-    path = Path(path) if path else DEFAULT_CORPUS_PATH
+def read_csv_strings(path: Path, what: str = "file") -> pd.DataFrame:
+    """A UTF-8 CSV with every cell as a string; CorpusError with the reason when it cannot be read."""
     if not path.exists():
-        raise CorpusError(f"corpus file not found: {path}")
+        raise CorpusError(f"{what} not found: {path}")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise CorpusError(f"{path}: not UTF-8 ({exc})") from exc
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise CorpusError(f"{path}: not a readable CSV ({exc})") from exc
+
+
+def read_corpus(path: str | Path | None = None, taxonomy: Taxonomy | None = None) -> pd.DataFrame:
+    """Read the CSV as strings; validation decides what is wrong with it."""
+    taxonomy = taxonomy or default_taxonomy()
+    path = Path(path) if path else DEFAULT_CORPUS_PATH
+    df = read_csv_strings(path, "corpus file")
     missing = [c for c in columns(taxonomy) if c not in df.columns]
     if missing:
         raise CorpusError(f"{path}: missing columns {missing}; expected {columns(taxonomy)}")

@@ -22,7 +22,15 @@ from typing import Any
 import pandas as pd
 
 from training.bundle import BundleError, latest_version, load_bundle, set_latest_version
-from training.corpus import SPLITS, ValidationReport, _check_rows, columns, to_typed
+from training.corpus import (
+    SPLITS,
+    CorpusError,
+    ValidationReport,
+    _check_rows,
+    columns,
+    read_csv_strings,
+    to_typed,
+)
 from training.evaluate import evaluate
 from training.taxonomy import Taxonomy, default_taxonomy
 from training.train import TrainConfig
@@ -67,14 +75,10 @@ def read_feedback_csv(path: str | Path, taxonomy: Taxonomy | None = None) -> pd.
     """The export of GET /feedback/export (the corpus column format)."""
     taxonomy = taxonomy or default_taxonomy()
     path = Path(path)
-    if not path.exists():
-        raise RetrainError(f"feedback file not found: {path}")
     try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise RetrainError(f"{path}: not UTF-8 ({exc})") from exc
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise RetrainError(f"{path}: not a readable CSV ({exc})") from exc
+        df = read_csv_strings(path, "feedback file")
+    except CorpusError as exc:
+        raise RetrainError(str(exc)) from exc
     return _validated(df, str(path), taxonomy)
 
 

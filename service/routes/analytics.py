@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.deps import get_loaded_model, require_api_key, require_json, settings_dep
 from service.model_holder import LoadedModel
-from service.schemas import ErrorResponse
+from service.schemas import error_responses
 from service.settings import Settings
 from training.analytics import SpikeParams, analyze, build_frame, parse_timestamp
 
@@ -21,14 +21,7 @@ CLASSIFY_CHUNK = 2048  # bounds the feature-matrix memory of one classify() pass
 
 router = APIRouter(tags=["analytics"])
 
-ERRORS = {
-    400: {"model": ErrorResponse, "description": "malformed JSON or a body that is not UTF-8"},
-    401: {"model": ErrorResponse, "description": "missing or invalid X-API-Key (when API_KEYS is set)"},
-    413: {"model": ErrorResponse, "description": "body over MAX_BODY_BYTES"},
-    415: {"model": ErrorResponse, "description": "Content-Type is not application/json"},
-    422: {"model": ErrorResponse, "description": "invalid comments or timestamps: the details name the index"},
-    503: {"model": ErrorResponse, "description": "no model loaded yet"},
-}
+ERRORS = error_responses("invalid comments or timestamps: the details name the index")
 
 _EXAMPLE = {
     "comments": [

@@ -10,19 +10,12 @@ from fastapi.exceptions import RequestValidationError
 
 from service.deps import get_loaded_model, require_api_key, require_json, settings_dep
 from service.model_holder import LoadedModel
-from service.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse
+from service.schemas import ClassifyRequest, ClassifyResponse, error_responses
 from service.settings import Settings
 
 router = APIRouter(tags=["classify"])
 
-ERRORS = {
-    400: {"model": ErrorResponse, "description": "malformed JSON or a body that is not UTF-8"},
-    401: {"model": ErrorResponse, "description": "missing or invalid X-API-Key (when API_KEYS is set)"},
-    413: {"model": ErrorResponse, "description": "body over MAX_BODY_BYTES"},
-    415: {"model": ErrorResponse, "description": "Content-Type is not application/json"},
-    422: {"model": ErrorResponse, "description": "invalid comments: the details name the index and field"},
-    503: {"model": ErrorResponse, "description": "no model loaded yet"},
-}
+ERRORS = error_responses("invalid comments: the details name the index and field")
 
 
 def check_limits(req: ClassifyRequest, settings: Settings) -> None:

@@ -5,10 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from training.taxonomy import PROJECT_ROOT, default_taxonomy
+from training.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
 CHROMIUM = "/usr/bin/chromium"
@@ -30,45 +26,14 @@ COMMENTS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(trained_model_dir, tmp_path_factory):
+def server(trained_model_dir, tmp_path_factory, service_process):
     """`python -m service` on a free port; yields its base URL once /ready answers 200."""
     tmp = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
-    env = {**os.environ, "MODEL_DIR": str(trained_model_dir), "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}",
-           "PORT": str(port), "HOST": "127.0.0.1", "API_KEYS": "", "LOG_LEVEL": "warning", "WORKERS": "1"}
-    log = (tmp / "server.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"server exited with {proc.returncode}: {(tmp / 'server.log').read_text()}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("server not ready after 180 s")
-            time.sleep(0.3)
+    env = {"MODEL_DIR": str(trained_model_dir), "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}",
+           "LOG_LEVEL": "warning"}
+    with service_process(env, tmp / "server.log", ready_timeout=180) as base:
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -2,62 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 
-from training.taxonomy import PROJECT_ROOT, default_taxonomy
+from training.taxonomy import default_taxonomy
 
 PROFANE = "когда уже эту б**дскую дорогу сделают на Ленина 5"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(trained_model_dir, tmp_path_factory):
-    port = free_port()
+def server(trained_model_dir, tmp_path_factory, service_process):
     tmp = tmp_path_factory.mktemp("uvicorn")
-    env = {**os.environ, "MODEL_DIR": str(trained_model_dir), "HOST": "127.0.0.1", "PORT": str(port),
-           "WORKERS": "1", "LOG_LEVEL": "info", "MAX_BODY_BYTES": "65536", "API_KEYS": "",
+    env = {"MODEL_DIR": str(trained_model_dir), "LOG_LEVEL": "info", "MAX_BODY_BYTES": "65536",
            "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}"}
-    python = Path(sys.executable)
     log_path = tmp / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(python), "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not ready in 90 s: {log_path.read_text()[-2000:]}")
-            time.sleep(0.3)
+    with service_process(env, log_path, ready_timeout=90) as base:
         yield base, log_path
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_real_server_classifies_disguised_profanity(server):
