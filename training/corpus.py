@@ -216,9 +216,10 @@ def _count(df: pd.DataFrame, taxonomy: Taxonomy, report: ValidationReport) -> No
     counts["actionable_per_topic"] = {t: int((actionable["topic"] == t).sum()) for t in taxonomy.topic_ids}
     counts["topic_any"] = {t: int((typed["topic"] == t).sum()) for t in taxonomy.topic_ids}
     lexicon = ProfanityLexicon()
-    prof = typed[typed["profanity"] == 1]["text"] if "profanity" in typed else pd.Series(dtype=str)
+    prof = typed[typed[taxonomy.lexicon_flag] == 1]["text"]
     disguised = sum(lexicon.is_disguised(t) for t in prof)
     counts["profanity_disguised"] = disguised
+    counts["profanity_rows"] = len(prof)
     counts["profanity_disguised_share"] = round(disguised / len(prof), 3) if len(prof) else 0.0
     clean = typed[[f for f in taxonomy.moderation_flags]].sum(axis=1) == 0
     counts["hard_negative_candidates"] = int(
@@ -281,7 +282,7 @@ def format_report(report: ValidationReport) -> str:
         for t, n in c["actionable_per_topic"].items():
             lines.append(f"  {t:<22} {n:>5} / {c['topic_any'][t]}")
         lines.append(
-            f"profanity disguised: {c['profanity_disguised']} of {c['flags'].get('profanity', 0)} "
+            f"profanity disguised: {c['profanity_disguised']} of {c['profanity_rows']} "
             f"({c['profanity_disguised_share']:.1%})"
         )
         lines.append(f"hard-negative candidates (clean rows with tricky words): {c['hard_negative_candidates']}")

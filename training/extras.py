@@ -57,7 +57,10 @@ def _lexicon_hits(texts: pd.Series) -> np.ndarray:
     return np.array([lex.contains(t) for t in texts], dtype=bool)
 
 
-def _frame(texts: pd.Series, taxonomy: Taxonomy, **labels: np.ndarray | float) -> pd.DataFrame:
+def _frame(texts: pd.Series, taxonomy: Taxonomy, **labels: np.ndarray | float | str) -> pd.DataFrame:
+    unknown = set(labels) - {*taxonomy.flags, taxonomy.urgent, "topic"}
+    if unknown:
+        raise ExtraDataError(f"extra-corpus mapping names labels the taxonomy does not have: {sorted(unknown)}")
     df = pd.DataFrame({"text": texts.astype(str).to_numpy()})
     for col in (*taxonomy.flags, taxonomy.urgent):
         df[col] = labels.get(col, np.nan)
