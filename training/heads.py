@@ -11,6 +11,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
 from training.linear_heads import CompiledLinearHeads
+from training.nb_logreg import NBLogisticRegression
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -18,9 +19,11 @@ if TYPE_CHECKING:
 TOPIC_HEAD = "topic"
 
 
-FAMILIES = ("logreg", "linsvc")
+FAMILIES = ("logreg", "linsvc", "nblogreg")
 # Candidates compared per head by CV on the train split: "family" or "family:C=value".
-DEFAULT_CANDIDATES = ("logreg:C=8", "logreg:C=32", "linsvc:C=0.5")
+# nblogreg is binary only: the topic head skips it.
+DEFAULT_CANDIDATES = ("logreg:C=8", "logreg:C=32", "linsvc:C=0.5", "nblogreg:C=16")
+BINARY_ONLY = ("nblogreg",)
 
 
 def parse_candidate(spec: str) -> tuple[str, float | None]:
@@ -38,6 +41,10 @@ def parse_candidate(spec: str) -> tuple[str, float | None]:
 def make_estimator(spec: str, *, multiclass: bool = False, random_state: int = 0) -> BaseEstimator:
     """A candidate head; both families give probabilities (the SVM through sigmoid calibration)."""
     family, C = parse_candidate(spec)
+    if family == "nblogreg":
+        if multiclass:
+            raise ValueError("nblogreg is a binary model; it cannot be the topic head")
+        return NBLogisticRegression(C=C or 16.0, random_state=random_state)
     if family == "logreg":
         return LogisticRegression(C=C or (10.0 if multiclass else 8.0), max_iter=3000, class_weight="balanced",
                                   solver="lbfgs" if multiclass else "liblinear", random_state=random_state)

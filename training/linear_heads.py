@@ -16,6 +16,8 @@ from scipy.special import expit, softmax
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.linear_model import LogisticRegression
 
+from training.nb_logreg import NBLogisticRegression
+
 
 @dataclass
 class _Head:
@@ -64,6 +66,8 @@ class CompiledLinearHeads:
 
 
 def _linear_parts(est: object) -> tuple[np.ndarray, np.ndarray, _Head]:
+    if isinstance(est, NBLogisticRegression):
+        return est.coef_, est.intercept_, _Head(0, 1, "logistic")
     if isinstance(est, LogisticRegression):
         coef = est.coef_
         kind = "logistic" if coef.shape[0] == 1 else "softmax"

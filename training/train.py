@@ -16,7 +16,7 @@ from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
 from training.features import build_feature_pipeline
-from training.heads import DEFAULT_CANDIDATES, TOPIC_HEAD, TriageHeads, make_estimator
+from training.heads import BINARY_ONLY, DEFAULT_CANDIDATES, TOPIC_HEAD, TriageHeads, make_estimator
 from training.model import TriageModel
 from training.taxonomy import Taxonomy, default_taxonomy
 from training.thresholds import best_f1_threshold, recall_first_threshold
@@ -99,7 +99,8 @@ def train_model(
     binary_labels = [*taxonomy.flags, taxonomy.urgent]
     choices: list[HeadChoice] = []
     chosen: dict[str, Any] = {}
-    combos = [(label, fam) for label in [*binary_labels, TOPIC_HEAD] for fam in config.families]
+    combos = [(label, fam) for label in [*binary_labels, TOPIC_HEAD] for fam in config.families
+              if not (label == TOPIC_HEAD and fam.partition(":")[0] in BINARY_ONLY)]
     bar = tqdm(combos, desc="cross-validating heads", disable=not config.progress)
     oof_by: dict[tuple[str, str], np.ndarray] = {}
     for label, fam in bar:
@@ -126,6 +127,8 @@ def train_model(
         y_own = oof_by[(label, "y")]
         scores = {}
         for fam in config.families:
+            if (label, fam) not in oof_by:
+                continue
             oof = oof_by[(label, fam)]
             if label == TOPIC_HEAD:
                 pred = oof_by[(label, "classes")][oof.argmax(axis=1)]
@@ -135,7 +138,7 @@ def train_model(
                 scores[fam] = float(f1_score(y_own, oof >= thr))
             else:
                 scores[fam] = best_f1_threshold(y_own, oof)[1]
-        fam = max(scores, key=lambda f: (scores[f], -config.families.index(f)))
+        fam = max(scores, key=lambda f: (scores[f], -config.families.index(f)))  # ties: the earlier candidate
         choice = HeadChoice(label=label, family=fam, cv_scores={k: round(v, 4) for k, v in scores.items()})
         if label != TOPIC_HEAD:
             oof = oof_by[(label, fam)]
