@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from training.taxonomy import PROJECT_ROOT
+from training.taxonomy import DEFAULT_TAXONOMY_PATH, PROJECT_ROOT
 
 REGISTERED_MODEL = "comment-triage"
 CHAMPION = "champion"
@@ -34,14 +34,18 @@ class TriagePyfunc(_PythonModel):
     def load_context(self, context: Any) -> None:
         import joblib
 
+        from training.taxonomy import load_taxonomy
+
         self.model = joblib.load(context.artifacts["model"])
+        # The taxonomy travels with the model: a Spark executor has no project checkout to read it from.
+        self.taxonomy = load_taxonomy(context.artifacts["taxonomy"])
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if isinstance(model_input, pd.DataFrame):
             texts = model_input["text" if "text" in model_input.columns else model_input.columns[0]]
         else:
             texts = pd.Series(model_input)
-        results = self.model.classify(texts.astype(str).tolist())
+        results = self.model.classify(texts.astype(str).tolist(), self.taxonomy)
         rows = []
         for r in results:
             row = {"category": r["category"], "action": r["action"], "topic": r["topic"] or "",
@@ -110,7 +114,7 @@ def log_training_run(
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=TriagePyfunc(),
-            artifacts={"model": str(bundle_dir / "model.joblib")},
+            artifacts={"model": str(bundle_dir / "model.joblib"), "taxonomy": str(DEFAULT_TAXONOMY_PATH)},
             code_paths=[str(PROJECT_ROOT / "training")],
             pip_requirements=_pip_requirements(),
             input_example=example,
