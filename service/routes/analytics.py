@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.deps import get_loaded_model, require_api_key, require_json, settings_dep
 from service.model_holder import LoadedModel
-from service.schemas import error_responses
+from service.schemas import Comment, error_responses
 from service.settings import Settings
 from training.analytics import SpikeParams, analyze, build_frame, parse_timestamp
 
@@ -34,17 +34,12 @@ _EXAMPLE = {
 }
 
 
-class AnalyticsComment(BaseModel):
-    id: str | None = Field(default=None, max_length=200, description="caller's identifier, echoed back")
-    text: str = Field(min_length=1, description="comment text")
-    timestamp: str = Field(description="ISO 8601, e.g. 2025-01-25T09:15:00+03:00; the day is its own date")
+class AnalyticsComment(Comment):
+    """A /classify comment (same id and text rules) with the time it was written."""
 
-    @field_validator("text")
-    @classmethod
-    def _not_blank(cls, v: str) -> str:
-        if not v.strip():
-            raise ValueError("text is blank")
-        return v
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE["comments"][0]]})
+
+    timestamp: str = Field(description="ISO 8601, e.g. 2025-01-25T09:15:00+03:00; the day is its own date")
 
     @field_validator("timestamp")
     @classmethod
