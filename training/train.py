@@ -102,7 +102,9 @@ def train_model(
     combos = [(label, fam) for label in [*binary_labels, TOPIC_HEAD] for fam in config.families
               if not (label == TOPIC_HEAD and fam.partition(":")[0] in BINARY_ONLY)]
     bar = tqdm(combos, desc="cross-validating heads", disable=not config.progress)
-    oof_by: dict[tuple[str, str], np.ndarray] = {}
+    oof: dict[tuple[str, str], np.ndarray] = {}   # (label, candidate) -> out-of-fold scores on our rows
+    truth: dict[str, np.ndarray] = {}              # label -> true values of our rows for that head
+    topic_classes: np.ndarray | None = None
     for label, fam in bar:
         bar.set_postfix_str(f"{label}/{fam}")
         multiclass = label == TOPIC_HEAD
@@ -115,37 +117,32 @@ def train_model(
             y = col.fillna(-1).astype(int).to_numpy()
         rows = np.where(known.to_numpy())[0]
         est = make_estimator(fam, multiclass=multiclass, random_state=config.random_state)
-        oof_by[(label, fam)] = _oof_scores(est, X[rows], y[rows], weights[rows], is_own[rows], config.folds,
-                                           config.random_state, config.n_jobs, multiclass)
-        if multiclass and (label, "classes") not in oof_by:
-            oof_by[(label, "classes")] = np.array(sorted(set(y[rows])))
-            oof_by[(label, "y")] = y[rows][is_own[rows]]
-        elif not multiclass:
-            oof_by[(label, "y")] = y[rows][is_own[rows]]
+        oof[(label, fam)] = _oof_scores(est, X[rows], y[rows], weights[rows], is_own[rows], config.folds,
+                                        config.random_state, config.n_jobs, multiclass)
+        truth[label] = y[rows][is_own[rows]]
+        if multiclass:
+            topic_classes = np.array(sorted(set(y[rows])))
 
     for label in [*binary_labels, TOPIC_HEAD]:
-        y_own = oof_by[(label, "y")]
-        scores = {}
+        y_own = truth[label]
+        scores: dict[str, float] = {}
+        thresholds_at: dict[str, tuple[float, float]] = {}  # candidate -> (threshold, its CV metric)
         for fam in config.families:
-            if (label, fam) not in oof_by:
+            if (label, fam) not in oof:
                 continue
-            oof = oof_by[(label, fam)]
+            scores_fam = oof[(label, fam)]
             if label == TOPIC_HEAD:
-                pred = oof_by[(label, "classes")][oof.argmax(axis=1)]
-                scores[fam] = float(accuracy_score(y_own, pred))
+                scores[fam] = float(accuracy_score(y_own, topic_classes[scores_fam.argmax(axis=1)]))
             elif label == taxonomy.urgent:
-                thr, _ = recall_first_threshold(y_own, oof)
-                scores[fam] = float(f1_score(y_own, oof >= thr))
+                thresholds_at[fam] = recall_first_threshold(y_own, scores_fam)
+                scores[fam] = float(f1_score(y_own, scores_fam >= thresholds_at[fam][0]))
             else:
-                scores[fam] = best_f1_threshold(y_own, oof)[1]
+                thresholds_at[fam] = best_f1_threshold(y_own, scores_fam)
+                scores[fam] = thresholds_at[fam][1]
         fam = max(scores, key=lambda f: (scores[f], -config.families.index(f)))  # ties: the earlier candidate
         choice = HeadChoice(label=label, family=fam, cv_scores={k: round(v, 4) for k, v in scores.items()})
-        if label != TOPIC_HEAD:
-            oof = oof_by[(label, fam)]
-            if label == taxonomy.urgent:
-                choice.threshold, choice.cv_metric_at_threshold = recall_first_threshold(y_own, oof)
-            else:
-                choice.threshold, choice.cv_metric_at_threshold = best_f1_threshold(y_own, oof)
+        if fam in thresholds_at:
+            choice.threshold, choice.cv_metric_at_threshold = thresholds_at[fam]
         choices.append(choice)
         chosen[label] = make_estimator(fam, multiclass=label == TOPIC_HEAD, random_state=config.random_state)
 
