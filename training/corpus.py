@@ -135,13 +135,14 @@ def _check_rows(df: pd.DataFrame, taxonomy: Taxonomy, report: ValidationReport) 
             report.errors.append(f"{where}: urgent = 1 without a topic")
 
 
-def _canonical(text: str) -> str:
+def canonical_text(text: str) -> str:
+    """Case, ё/е and whitespace do not make two texts different."""
     return " ".join(text.lower().replace("ё", "е").split())
 
 
 def near_duplicate_pairs(texts: list[str], threshold: float = NEAR_DUP_JACCARD) -> list[tuple[int, int, float]]:
     """Pairs of texts whose character-trigram sets have Jaccard similarity ≥ threshold."""
-    canon = [_canonical(t) for t in texts]
+    canon = [canonical_text(t) for t in texts]
     if len(canon) < 2:
         return []
     vec = CountVectorizer(analyzer="char", ngram_range=(3, 3), binary=True, lowercase=False)
@@ -163,7 +164,7 @@ def template_families(texts: list[str], min_words: int = 4, min_family: int = 3)
     groups: dict[str, list[int]] = {}
     for i, t in enumerate(texts):
         skeleton = _SKELETON_RE.sub("#", t)
-        skeleton = _canonical(skeleton)
+        skeleton = canonical_text(skeleton)
         if len(skeleton.split()) < min_words:
             continue
         groups.setdefault(skeleton, []).append(i)
@@ -174,7 +175,7 @@ def _check_duplicates(df: pd.DataFrame, report: ValidationReport) -> None:
     texts = df["text"].astype(str).tolist()
     seen: dict[str, int] = {}
     for i, t in enumerate(texts):
-        key = _canonical(t)
+        key = canonical_text(t)
         if key in seen:
             report.errors.append(f"{_row_label(i, df)}: duplicate text of {_row_label(seen[key], df)}")
         else:

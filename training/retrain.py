@@ -27,6 +27,7 @@ from training.corpus import (
     CorpusError,
     ValidationReport,
     _check_rows,
+    canonical_text,
     columns,
     read_csv_strings,
     to_typed,
@@ -49,8 +50,7 @@ class RetrainError(ValueError):
 
 def text_key(text: str) -> str:
     """Normalised text for conflict detection: case, ё/е, whitespace and edge punctuation do not matter."""
-    canon = " ".join(str(text).lower().replace("ё", "е").split())
-    return _PUNCT_EDGES.sub("", canon)
+    return _PUNCT_EDGES.sub("", canonical_text(str(text)))
 
 
 # --- reading feedback -------------------------------------------------------------------------------------
