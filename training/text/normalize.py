@@ -73,9 +73,10 @@ def _text(pairs: Pairs) -> str:
     return "".join(c for c, _ in pairs)
 
 
-def _sub(pairs: Pairs, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str]) -> Pairs:
+def _sub(pairs: Pairs, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str],
+         text: str | None = None) -> Pairs:
     """Regex substitution that keeps the origin index of every character."""
-    text = _text(pairs)
+    text = _text(pairs) if text is None else text
     out: Pairs = []
     pos = 0
     for m in pattern.finditer(text):
@@ -221,8 +222,9 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     """
     pairs = _to_pairs(text)
     for hint, pattern, repl in _STEPS:
-        if hint(_text(pairs)):
-            pairs = _sub(pairs, pattern, repl)
+        text = _text(pairs)
+        if hint(text):
+            pairs = _sub(pairs, pattern, repl, text)
     pairs = _collapse_spaces(_spread_symbols(pairs))
     return _text(pairs), [idx for _, idx in pairs]
 
