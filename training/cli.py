@@ -134,6 +134,39 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_real(args: argparse.Namespace) -> int:
+    """The real-text benchmark on a saved bundle: printed, and written as Markdown."""
+    from training.real_eval import format_real_eval, run_real_eval
+
+    model, manifest = _load(args.model_dir, args.version)
+    datasets = Path(args.datasets_dir) if args.datasets_dir else None
+    if datasets is not None and not datasets.is_dir():
+        raise CliError(f"datasets directory not found: {datasets}")
+    sections = run_real_eval(model, datasets)
+    if all(s.skipped for s in sections):
+        raise CliError("no real set found under the datasets directory (pass --datasets-dir)")
+    version = str(manifest["version"])
+    print(format_real_eval(sections, model_version=version))
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(format_real_eval(sections, model_version=version, markdown=True), encoding="utf-8")
+    print(f"written to {out}")
+    return 0
+
+
+def cmd_lexicon_audit(args: argparse.Namespace) -> int:
+    """Every distinct string the мат lexicon matches across the real sets, with counts."""
+    from training.lexicon_audit import run_lexicon_audit
+
+    datasets = Path(args.datasets_dir) if args.datasets_dir else None
+    try:
+        summary = run_lexicon_audit(datasets, Path(args.out))
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    print(summary)
+    return 0
+
+
 def cmd_toxic_benchmark(args: argparse.Namespace) -> int:
     from training.toxic_benchmark import run_toxic_benchmark
 
@@ -268,6 +301,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--text-column", default="text")
     model_opts(p)
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("eval-real", help="the real-text benchmark (R0-R5) on a saved model")
+    model_opts(p)
+    p.add_argument("--datasets-dir", default=None, help="where the public corpora live (default ../shared/datasets)")
+    p.add_argument("--out", default=str(PROJECT_ROOT / "reports" / "real_eval.md"), help="Markdown report")
+    p.set_defaults(func=cmd_eval_real)
+
+    p = sub.add_parser("lexicon-audit", help="R6: every string the мат lexicon matches in the real sets")
+    p.add_argument("--datasets-dir", default=None)
+    p.add_argument("--out", default=str(PROJECT_ROOT / "reports" / "lexicon_audit.tsv"))
+    p.set_defaults(func=cmd_lexicon_audit)
 
     p = sub.add_parser("toxic-benchmark", help="our pipeline on ru_toxic_2ch_pikabu, 80/20 split")
     p.add_argument("--datasets-dir", default=None)

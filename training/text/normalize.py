@@ -137,7 +137,8 @@ def undisguise_word(word: str) -> str:
     if word.startswith("_") or not _has_cyrillic(word) or _ORDINAL_RE.fullmatch(word):
         return word
     # A run of one repeated digit inside a Cyrillic word hides letters: x0000й → х*й.
-    word = re.sub(r"(?<=[^\W\d_])(\d)\1+(?=[^\W\d_])", "*", word)
+    # Only zeros, or a run of three or more: д44б and кв11а are house and flat numbers.
+    word = re.sub(r"(?<=[^\W\d_])(?:0{2,}|(\d)\1{2,})(?=[^\W\d_])", "*", word)
     chars = list(word)
     for k, ch in enumerate(chars):
         if ch in LATIN_LOOKALIKES:

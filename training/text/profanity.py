@@ -25,12 +25,12 @@ ROOT_PATTERNS: dict[str, str] = {
     "хуй": r"ху(?:[йяию]|е(?!ст)|ё|ли$|ле$|ль)",
     "пизд": r"п[иеы*]?з?зд(?!ра)|пзд|ппц",
     "еб": r"[еe]б(?:[а-яь]|$)",
-    "бля": r"бля(?!х|шк)|бл[яа]?д[ьи]|бл$|блят|бл[яа][тд]ь",
+    "бля": r"бля(?!х|шк)|бл[яа]?д[ьи]|блят|бл[яа][тд]ь",
     "мудак": r"муд(?:ак|ач|ил|оз|о[еe]б|ень|ло|ня|е[йн])",
     "манда": r"манд(?:а$|ы$|е$|у$|ой|авош|ень|юк|еж|ец)",
     "залупа": r"залуп",
     "пидор": r"пид[оа]?р|педр?ил",
-    "сука": r"сук(?:а|и|е|у|ой|ам|ами|ин|ины)$|сучар|сучк[аиу]$|сучь|сучи[йея]|сцук",
+    "сука": r"сук(?:а|и|е|у|ой|ам|ами|ин|ины)$|сучар|сучк[ау]$|сучь|сучи[йея]|сцук",
     "гандон": r"г[ао]ндон",
 }
 # Words that a root pattern would catch but that are not мат.
@@ -43,6 +43,7 @@ EXCEPTIONS = frozenset(
     мандарин мандарины мандаринка мандат мандатный мандраж мандолина
     сукно сукна сукном сукровица колебуч сучья сучьев сучьями ебэй
     бляха бляху бляхой бляхи
+    пезда
     педиатр педиатра педиатру педагог
     """.split()
 )
@@ -96,7 +97,8 @@ _HIDDEN_VOWELS = "уияеоа"
 
 
 def _unmasked_is_profane(word: str) -> bool:
-    return word not in EXCEPTIONS and bool(_CORE.match(word) or _ANYWHERE.search(word))
+    # "бл" alone is the short form of бля; with a prefix it is обл. (области), н/бл, and so on.
+    return word not in EXCEPTIONS and bool(word == "бл" or _CORE.match(word) or _ANYWHERE.search(word))
 
 
 def is_profane_word(word: str) -> bool:
@@ -117,19 +119,42 @@ def is_profane_word(word: str) -> bool:
 _WORD_WITH_JOINS = re.compile(r"(?<![\w*])[\w*]++(?:[.\-]++[\w*]++)+")
 
 
+# A piece this long is a word of its own (пос.Аккумулятор, о.Белок, арт-бланш): the dot or hyphen is an
+# abbreviation or a compound, not a disguise; a мат word among the pieces is still found on its own.
+MAX_JOINED_PIECE = 4
+_SEPARATORS = re.compile(r"[.\-]+")
+
+
 def _joined_word_is_profane(token: str) -> bool:
-    if any(p.startswith("_") for p in re.split(r"[.\-]+", token)):
+    """су-ка and х.у.й (separators between letters), е..ть and ох.еть (a separator hiding letters).
+
+    One dot or hyphen between one or two letters is an initial or an abbreviation (А.Б., г-н, п-т, P.S.),
+    so it counts as a hidden letter only with five letters kept around it, or when the run is longer.
+    """
+    pieces = _SEPARATORS.split(token)
+    if any(p.startswith("_") for p in pieces) or max(len(p) for p in pieces) > MAX_JOINED_PIECE:
         return False
-    joined = undisguise_word(re.sub(r"[.\-]+", "", token))
-    masked = undisguise_word(re.sub(r"[.\-]+", "*", token))
-    return is_profane_word(joined) or is_profane_word(masked)
+    # Two pieces of one letter each are initials (Е.Б.), so joining needs three pieces or longer ones.
+    if (len(pieces) >= 3 or min(map(len, pieces)) >= 2) and is_profane_word(undisguise_word("".join(pieces))):
+        return True
+    runs = _SEPARATORS.findall(token)
+    kept = sum(len(p) for p in pieces)
+    if len(pieces) != 2 or not (kept >= 5 or len(runs[0]) >= 2):
+        return False
+    return is_profane_word(undisguise_word(pieces[0] + "*" + pieces[1]))
+
+
+def _in_slashed_abbreviation(text: str, start: int, end: int) -> bool:
+    """н/бл, б/у, ж/д: a short piece of a slashed abbreviation."""
+    return end - start <= 3 and ((start > 0 and text[start - 1] == "/") or (end < len(text) and text[end] == "/"))
 
 
 class ProfanityLexicon:
     """Finds мат in a comment and reports where it stands in the original text."""
 
     def find_in_normalized(self, normalized: str) -> list[tuple[int, int]]:
-        spans = [(m.start(), m.end()) for m in _CANDIDATE_WORD.finditer(normalized) if is_profane_word(m.group(0))]
+        spans = [(m.start(), m.end()) for m in _CANDIDATE_WORD.finditer(normalized)
+                 if is_profane_word(m.group(0)) and not _in_slashed_abbreviation(normalized, m.start(), m.end())]
         for m in _WORD_WITH_JOINS.finditer(normalized):
             inside = any(m.start() <= s < m.end() for s, _ in spans)
             if not inside and _joined_word_is_profane(m.group(0)):
