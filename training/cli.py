@@ -43,10 +43,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from training.pipeline_run import run_training
     from training.train import TrainConfig
 
+    from training.extras import available_default_extras
+
     corpus = _corpus(args.corpus)
     config = TrainConfig(folds=args.folds, n_jobs=args.jobs)
+    datasets = Path(args.datasets_dir) if args.datasets_dir else None
+    extras = args.extra if args.extra else ([] if args.no_extras else available_default_extras(datasets))
+    print("training on data/comments.csv" + (f" + {', '.join(extras)}" if extras else " alone"))
     try:
-        result = run_training(corpus, model_dir=Path(args.model_dir), extras=args.extra,
+        result = run_training(corpus, model_dir=Path(args.model_dir), extras=extras,
                               datasets_dir=Path(args.datasets_dir) if args.datasets_dir else None,
                               extra_weight=args.extra_weight, allow_non_commercial=args.allow_non_commercial,
                               config=config, track=not args.no_mlflow)
@@ -59,6 +64,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         thr = f", threshold {c['threshold']:.3f}" if c["threshold"] is not None else ""
         print(f"  {c['label']:<22} {c['family']:<7} cv={c['cv_scores']}{thr}")
     print(format_metrics(result.metrics))
+    from training.real_eval import format_real_eval
+
+    print(format_real_eval(result.real, model_version=result.model.version))
     if result.tracking:
         t = result.tracking
         print(f"MLflow run {t['run_id']}, registered version {t['registered_version']}, "
@@ -280,9 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     corpus_opt(p)
     p.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
     p.add_argument("--extra", action="append", default=[], metavar="NAME",
-                   help="add a public corpus from the datasets dir (repeatable)")
+                   help="train on these public corpora instead of the default ones (repeatable)")
+    p.add_argument("--no-extras", action="store_true",
+                   help="train from data/ alone, even when the public corpora are present")
     p.add_argument("--datasets-dir", default=None, help="where the public corpora live (default ../shared/datasets)")
-    p.add_argument("--extra-weight", type=float, default=0.3, help="sample weight of extra rows (default 0.3)")
+    p.add_argument("--extra-weight", type=float, default=None,
+                   help="one sample weight for every extra set (default: each set's own, see training/extras.py)")
     p.add_argument("--allow-non-commercial", action="store_true",
                    help="permit CC BY-NC-SA corpora (experiments only)")
     p.add_argument("--folds", type=int, default=5, help="CV folds for model and threshold choice")

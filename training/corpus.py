@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from sklearn.feature_extraction.text import CountVectorizer
 
+from training.shortcut_audit import MAX_MODERATION_AUC, ShortcutAudit, audit_shortcuts
 from training.taxonomy import ACTIONABLE, PROJECT_ROOT, Taxonomy, default_taxonomy
 from training.text.profanity import ProfanityLexicon
 
@@ -96,6 +97,7 @@ class ValidationReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counts: dict[str, object] = field(default_factory=dict)
+    shortcuts: ShortcutAudit | None = None
 
     @property
     def ok(self) -> bool:
@@ -264,8 +266,13 @@ def validate_corpus(df: pd.DataFrame, taxonomy: Taxonomy | None = None, check_ta
     _check_duplicates(df, report)
     if not report.errors:
         _count(df, taxonomy, report)
+        report.shortcuts = audit_shortcuts(df, taxonomy)
         if check_targets:
             _check_targets(report, taxonomy)
+            report.errors.extend(
+                f"shortcut: {label} can be read off surface cues alone (ROC-AUC {report.shortcuts.auc[label]:.3f} "
+                f"> {MAX_MODERATION_AUC:.2f}); add neutral rows with those cues or positives without them"
+                for label in report.shortcuts.failing)
     return report
 
 
@@ -292,6 +299,8 @@ def format_report(report: ValidationReport) -> str:
             f"near-duplicate pairs (trigram Jaccard >= {NEAR_DUP_JACCARD}): {c['near_duplicate_pairs']} "
             f"({c['near_duplicate_share']:.2%}); rows in template families: {c.get('template_family_rows', 0)}"
         )
+    if report.shortcuts is not None:
+        lines.append(report.shortcuts.format())
     for w in report.warnings:
         lines.append(f"warning: {w}")
     for e in report.errors:

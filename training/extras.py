@@ -1,51 +1,41 @@
 """Adapters for the public corpora in ../shared/datasets (read in place, never copied).
 
-Each adapter maps a corpus onto our labels; a label it cannot speak for is NaN, so that corpus does not
-train that head. Weak labels carry a lower sample weight (configurable).
+Each adapter maps the *training part* of a corpus (see `training/real_sets.py`; benchmark rows never reach
+here) onto our labels; a label it cannot speak for is NaN, so that corpus does not train that head.
+Every set has its own sample weight (DEFAULT_WEIGHTS), chosen on the real benchmark's held-out parts and
+train-split CV, never on our test split.
 
 | name                  | what it teaches                                                      |
 |-----------------------|----------------------------------------------------------------------|
+| vk_gov_pages          | our own labels (data/real_labels/vk_gov_pages.csv) of 1,831 real     |
+|                       | comments outside the 600 of the benchmark: every label known.        |
 | ru_toxic_2ch_pikabu   | toxic + lexicon hit → profanity 1; toxic without мат → insult 1     |
 |                       | (weak); non-toxic → profanity 0, insult 0. Other labels unknown.     |
 | ru_paradetox          | neutral rewrites → profanity/insult/disrespect 0 (hard negatives);   |
-|                       | toxic originals with a lexicon hit → profanity 1.                    |
+|                       | toxic originals with a lexicon hit → profanity 1, without → insult 1 |
+|                       | (weak). Other labels unknown.                                        |
 | kursk_citizen_appeals | actionable appeals: no_question 0, flags 0, topic from the category  |
-|                       | and fine topic (table below); urgent unknown.                        |
+|                       | and fine topic (real_sets.KURSK_*); urgent unknown.                  |
 | ok_ru_toxic_positives | NON-COMMERCIAL (CC BY-NC-SA): experiments only, needs                |
 |                       | --allow-non-commercial; lexicon hit → profanity 1, else unknown.     |
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from training.taxonomy import PROJECT_ROOT, Taxonomy, default_taxonomy
+from training import real_sets as rs
+from training.real_sets import DEFAULT_DATASETS_DIR, kursk_topic  # noqa: F401  (re-exported for callers)
+from training.taxonomy import Taxonomy, default_taxonomy
 from training.text.profanity import ProfanityLexicon
 
-DEFAULT_DATASETS_DIR = PROJECT_ROOT.parent / "shared" / "datasets"
 NON_COMMERCIAL = {"ok_ru_toxic_positives"}
-
-# Kursk categories (inferred names, see that corpus's README) onto our topics.
-KURSK_CATEGORY_TOPIC = {
-    "0": "roads", "1": "landscaping", "2": "government_services", "3": "housing_utilities", "4": "healthcare",
-    "5": "culture_sport", "6": "social_support", "7": "education", "8": "public_transport", "9": "other",
-    "10": "social_support", "11": "government_services", "13": "other", "14": "other", "15": "culture_sport",
-    "16": "waste_snow",
-}
-# Fine topics that override the category (category 3 mixes utilities with lighting, trees, snow).
-KURSK_TOPIC_RULES = [
-    (re.compile(r"снег|налед|гололед|сосул", re.I), "waste_snow"),
-    (re.compile(r"отход|мусор|свалк|уборк", re.I), "waste_snow"),
-    (re.compile(r"освещени|деревь|дерев|озеленен|площадк|сорн|двор|благоустр|животн|собак", re.I), "landscaping"),
-    (re.compile(r"люк|колодц", re.I), "roads"),
-    (re.compile(r"тепло|водоснаб|водоотвед|канализ|электроснаб|многоквартирн|лифт|кровл|подъезд", re.I),
-     "housing_utilities"),
-]
+# Sets whose rows are scored out of fold like our own (every label known): they count in threshold choice.
+FULLY_LABELLED = {"vk_gov_pages"}
 
 
 class ExtraDataError(ValueError):
@@ -68,10 +58,18 @@ def _frame(texts: pd.Series, taxonomy: Taxonomy, **labels: np.ndarray | float | 
     return df
 
 
+def load_vk(root: Path, taxonomy: Taxonomy) -> pd.DataFrame:
+    try:
+        ours = rs.vk_our_labels(root)
+    except rs.RealDataMissing as exc:
+        raise ExtraDataError(str(exc)) from exc
+    labels = {c: ours[c].astype(int).to_numpy().astype(float) for c in (*taxonomy.flags, taxonomy.urgent)}
+    return _frame(ours["text"], taxonomy, **labels, topic=ours["topic"].to_numpy())
+
+
 def load_2ch_pikabu(root: Path, taxonomy: Taxonomy) -> pd.DataFrame:
-    raw = pd.read_csv(root / "ru_toxic_2ch_pikabu" / "ru_toxic_2ch_pikabu.csv", dtype={"text": str})
-    raw = raw.dropna(subset=["text"]).drop_duplicates("text")
-    toxic = raw["toxic"].astype(int).to_numpy() == 1
+    raw = rs.pikabu_train(root).drop_duplicates("text")
+    toxic = raw["toxic"].to_numpy() == 1
     mat = _lexicon_hits(raw["text"])
     profanity = np.where(toxic & mat, 1.0, np.where(~toxic & ~mat, 0.0, np.nan))
     insult = np.where(toxic & ~mat, 1.0, np.where(~toxic, 0.0, np.nan))
@@ -79,54 +77,55 @@ def load_2ch_pikabu(root: Path, taxonomy: Taxonomy) -> pd.DataFrame:
 
 
 def load_paradetox(root: Path, taxonomy: Taxonomy) -> pd.DataFrame:
-    raw = pd.read_csv(root / "ru_paradetox" / "ru_paradetox.csv", dtype=str, keep_default_na=False)
-    neutral = pd.concat([raw[c] for c in ("neutral_comment1", "neutral_comment2", "neutral_comment3")])
-    neutral = neutral[neutral.str.strip() != ""].drop_duplicates()
+    neutral, toxic = rs.paradetox_train(root)
     neutral = neutral[~_lexicon_hits(neutral)]
-    toxic = raw["toxic_comment"].drop_duplicates()
-    toxic = toxic[_lexicon_hits(toxic)]
+    mat = _lexicon_hits(toxic)
     neg = _frame(neutral, taxonomy, profanity=0.0, insult_commenter=0.0, disrespect_authority=0.0)
-    pos = _frame(toxic, taxonomy, profanity=1.0)
-    return pd.concat([neg, pos], ignore_index=True)
-
-
-def kursk_topic(category: str, fine_topic: str) -> str | None:
-    if category not in KURSK_CATEGORY_TOPIC:
-        return None
-    if category in ("0", "3", "16"):
-        for pattern, topic in KURSK_TOPIC_RULES:
-            if pattern.search(fine_topic or ""):
-                return topic
-    return KURSK_CATEGORY_TOPIC[category]
+    pos = _frame(toxic[mat], taxonomy, profanity=1.0)
+    # Toxic without мат: abuse of a person, which on a page is an insult (weak: the target is not known).
+    rude = _frame(toxic[~mat], taxonomy, insult_commenter=1.0)
+    return pd.concat([neg, pos, rude], ignore_index=True)
 
 
 def load_kursk(root: Path, taxonomy: Taxonomy) -> pd.DataFrame:
-    raw = pd.read_csv(root / "kursk_citizen_appeals" / "train.csv", dtype=str, keep_default_na=False)
-    raw["our_topic"] = [kursk_topic(c, t) for c, t in zip(raw["category"], raw["topic"], strict=True)]
-    raw = raw[raw["our_topic"].notna() & (raw["text_clean"].str.split().str.len() >= 4)]
-    raw = raw.drop_duplicates("text_clean")
+    raw = rs.kursk_train(root)
     zeros = {f: 0.0 for f in taxonomy.flags}
     return _frame(raw["text_clean"], taxonomy, **zeros, topic=raw["our_topic"].to_numpy())
 
 
 def load_ok_ru(root: Path, taxonomy: Taxonomy) -> pd.DataFrame:
-    raw = pd.read_csv(root / "ok_ru_toxic_positives" / "ok_ru_toxic_positives.csv", dtype=str, keep_default_na=False)
-    raw = raw[raw["source_guess"] == "ok.ru"].drop_duplicates("text")
-    mat = _lexicon_hits(raw["text"])
-    return _frame(raw["text"][mat], taxonomy, profanity=1.0)
+    texts = rs.ok_ru_eval(root)
+    return _frame(texts[_lexicon_hits(texts)], taxonomy, profanity=1.0)
 
 
 ADAPTERS: dict[str, Callable[[Path, Taxonomy], pd.DataFrame]] = {
+    "vk_gov_pages": load_vk,
     "ru_toxic_2ch_pikabu": load_2ch_pikabu,
     "ru_paradetox": load_paradetox,
     "kursk_citizen_appeals": load_kursk,
     "ok_ru_toxic_positives": load_ok_ru,
 }
+# The default model's sets and weights (`make train` when ../shared/datasets is present); see the README.
+DEFAULT_EXTRAS = ("vk_gov_pages", "kursk_citizen_appeals", "ru_paradetox", "ru_toxic_2ch_pikabu")
+# Weakly labelled sets are sampled (seeded) to this many rows: more cost training time and bought nothing.
+MAX_ROWS = {"ru_paradetox": 5000, "ru_toxic_2ch_pikabu": 5000}
+DEFAULT_WEIGHTS = {"vk_gov_pages": 1.0, "kursk_citizen_appeals": 0.5, "ru_paradetox": 0.3,
+                   "ru_toxic_2ch_pikabu": 0.3, "ok_ru_toxic_positives": 0.3}
 
 
-def load_extras(names: list[str], datasets_dir: str | Path | None = None, *, weight: float = 0.3,
+def available_default_extras(datasets_dir: str | Path | None = None) -> list[str]:
+    """The default sets that are present (the model still trains from data/ alone when none is)."""
+    root = Path(datasets_dir) if datasets_dir else DEFAULT_DATASETS_DIR
+    return [n for n in DEFAULT_EXTRAS if (root / n).is_dir()]
+
+
+def load_extras(names: list[str], datasets_dir: str | Path | None = None, *, weight: float | None = None,
                 allow_non_commercial: bool = False, taxonomy: Taxonomy | None = None) -> pd.DataFrame | None:
-    """Concatenated extra rows with a `weight` column and a `source` column, or None for no names."""
+    """Concatenated extra rows with `weight` and `source` columns, or None for no names.
+
+    `weight` overrides every set's default weight. Rows whose text is in a benchmark's held-out part are
+    dropped (the toxic sets share texts).
+    """
     if not names:
         return None
     taxonomy = taxonomy or default_taxonomy()
@@ -140,8 +139,15 @@ def load_extras(names: list[str], datasets_dir: str | Path | None = None, *, wei
                                  "pass --allow-non-commercial and do not ship the result as the default model")
         if not (root / name).is_dir():
             raise ExtraDataError(f"extra corpus {name!r} not found under {root}")
-        df = ADAPTERS[name](root, taxonomy)
-        df["weight"] = weight
+        try:
+            df = ADAPTERS[name](root, taxonomy)
+        except rs.RealDataMissing as exc:
+            raise ExtraDataError(str(exc)) from exc
+        if name not in NON_COMMERCIAL:  # ok.ru is the benchmark itself; it may only train experiments
+            df = df[~rs.held_out_mask(df["text"], root)]
+        if name in MAX_ROWS and len(df) > MAX_ROWS[name]:
+            df = df.sample(n=MAX_ROWS[name], random_state=rs.SEED).sort_index()
+        df["weight"] = DEFAULT_WEIGHTS.get(name, 0.3) if weight is None else weight
         df["source"] = name
         frames.append(df)
     return pd.concat(frames, ignore_index=True)

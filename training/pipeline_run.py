@@ -14,6 +14,7 @@ from training.corpus import data_hash
 from training.evaluate import evaluate, flat_metrics, public_metrics, save_plots
 from training.extras import load_extras
 from training.model import TriageModel
+from training.real_eval import Section, flat_real_metrics, format_real_eval, run_real_eval
 from training.taxonomy import Taxonomy, default_taxonomy
 from training.train import TrainConfig, train_model
 
@@ -24,6 +25,7 @@ class RunResult:
     metrics: dict[str, Any]
     bundle_dir: Path
     tracking: dict[str, Any] | None
+    real: list[Section]
 
 
 def run_training(
@@ -32,7 +34,7 @@ def run_training(
     model_dir: Path,
     extras: list[str] | None = None,
     datasets_dir: Path | None = None,
-    extra_weight: float = 0.3,
+    extra_weight: float | None = None,
     allow_non_commercial: bool = False,
     config: TrainConfig | None = None,
     track: bool = True,
@@ -51,10 +53,12 @@ def run_training(
     model, choices = train_model(train_df, taxonomy=taxonomy, config=config, extra_df=extra_df,
                                  version=new_version(dhash))
     metrics = evaluate(model, test_df, taxonomy)
+    real_sections = run_real_eval(model, datasets_dir, taxonomy=taxonomy, progress=config.progress)
+    real_metrics = flat_real_metrics(real_sections)
     extras_info = {"extras": extras or [], "extra_weight": extra_weight,
                    "model_comparison": [c.__dict__ for c in choices],
                    "train_rows": len(train_df), "test_rows": len(test_df),
-                   "extra_rows": 0 if extra_df is None else len(extra_df)}
+                   "extra_rows": 0 if extra_df is None else len(extra_df), "real_eval": real_metrics}
     bundle_dir = save_bundle(model, model_dir, data_hash=dhash, metrics=public_metrics(metrics),
                              extra=extras_info, set_latest=set_latest)
     tracking = None
@@ -64,12 +68,18 @@ def run_training(
         with tempfile.TemporaryDirectory() as tmp:
             plots = save_plots(metrics, Path(tmp))
             all_params = {"folds": config.folds, "families": ",".join(config.families),
-                          "extras": ",".join(extras or []) or "none", "extra_weight": extra_weight,
+                          "extras": ",".join(extras or []) or "none",
+                          "extra_weight": "per-set defaults" if extra_weight is None else extra_weight,
                           "train_rows": len(train_df), "test_rows": len(test_df),
                           **{f"threshold_{k}": round(v, 4) for k, v in model.thresholds.items()},
                           **{f"family_{c.label}": c.family for c in choices},
                           **(params or {})}
-            tracking = log_training_run(bundle_dir=bundle_dir, params=all_params, metrics=flat_metrics(metrics),
-                                        plots=plots, data_hash=dhash, head_choices=extras_info["model_comparison"],
+            real_md = Path(tmp) / "real_eval.md"
+            real_md.write_text(format_real_eval(real_sections, model_version=model.version, markdown=True),
+                               encoding="utf-8")
+            tracking = log_training_run(bundle_dir=bundle_dir, params=all_params,
+                                        metrics={**flat_metrics(metrics), **real_metrics},
+                                        plots=[*plots, real_md],
+                                        data_hash=dhash, head_choices=extras_info["model_comparison"],
                                         promote_if=promote_if)
-    return RunResult(model=model, metrics=metrics, bundle_dir=bundle_dir, tracking=tracking)
+    return RunResult(model=model, metrics=metrics, bundle_dir=bundle_dir, tracking=tracking, real=real_sections)

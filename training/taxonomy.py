@@ -63,6 +63,11 @@ class Taxonomy:
     def moderation_flags(self) -> tuple[str, ...]:
         return tuple(f for f in self.flags if f != self.no_question_flag)
 
+    def real_base_rate(self, flag: str) -> float | None:
+        """The flag's share on real pages (taxonomy `real_base_rate`), for thresholds that hold precision there."""
+        value = next(f for f in self.raw["flags"] if f["id"] == flag).get("real_base_rate")
+        return float(value) if value is not None else None
+
     def route_for(self, topic: str | None) -> str | None:
         if topic is None:
             return None

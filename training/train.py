@@ -15,13 +15,15 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
-from training.features import build_feature_pipeline
+from training.extras import FULLY_LABELLED
+from training.features import StatelessParts, build_feature_pipeline
 from training.heads import BINARY_ONLY, DEFAULT_CANDIDATES, TOPIC_HEAD, TriageHeads, make_estimator
 from training.model import TriageModel
 from training.taxonomy import Taxonomy, default_taxonomy
-from training.thresholds import best_f1_threshold, recall_first_threshold
+from training.thresholds import best_f1_threshold, real_rate_threshold, recall_first_threshold
 
 WEIGHT = "weight"
+MIN_REAL_NEGATIVES = 200  # fewer labelled real negatives than this: the false-positive rate comes from all
 
 
 @dataclass
@@ -43,27 +45,30 @@ class HeadChoice:
     cv_metric_at_threshold: float | None = None
 
 
-def _fit_predict(est, X, y, w, train_idx, test_idx):
-    est = clone(est)
-    kwargs = {"sample_weight": w[train_idx]} if w is not None else {}
-    est.fit(X[train_idx], y[train_idx], **kwargs)
-    return test_idx, est.predict_proba(X[test_idx])
+def _category_key(data: pd.DataFrame, taxonomy: Taxonomy) -> np.ndarray:
+    """Stratification key for the folds: the category by precedence (own and fully labelled rows)."""
+    keys = np.full(len(data), "actionable", dtype=object)
+    for flag in reversed(taxonomy.precedence[:-1]):
+        keys[(data[flag].fillna(0) == 1).to_numpy()] = flag
+    return keys
 
 
-def _oof_scores(est, X, y, w, own: np.ndarray, folds: int, random_state: int, n_jobs: int, multiclass: bool):
-    """Out-of-fold probabilities for our own rows; rows from extra corpora always stay in training."""
-    own_idx = np.where(own)[0]
-    extra_idx = np.where(~own)[0]
-    skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=random_state)
-    jobs = []
-    for tr, te in skf.split(own_idx, y[own_idx]):
-        jobs.append((np.concatenate([own_idx[tr], extra_idx]), own_idx[te]))
-    parts = Parallel(n_jobs=n_jobs)(delayed(_fit_predict)(est, X, y, w, tr, te) for tr, te in jobs)
-    n_classes = parts[0][1].shape[1]
-    oof = np.zeros((len(y), n_classes))
-    for te, proba in parts:
-        oof[te] = proba
-    return oof[own_idx] if multiclass else oof[own_idx, 1]
+def _fold_job(parts: StatelessParts, heads: list[tuple[str, str, bool]], labels: dict[str, np.ndarray],
+              known: dict[str, np.ndarray], w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray,
+              random_state: int) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray], dict[str, list[str]]]:
+    """One CV fold: vectorisers fitted on the fold's training rows, then every candidate head."""
+    X_tr, X_te = parts.fold_matrices(train_idx, test_idx)
+    out: dict[tuple[str, str], np.ndarray] = {}
+    classes: dict[str, list[str]] = {}
+    for label, fam, multiclass in heads:
+        rows = known[label][train_idx]
+        est = make_estimator(fam, multiclass=multiclass, random_state=random_state)
+        est.fit(X_tr[rows], labels[label][train_idx][rows], sample_weight=w[train_idx][rows])
+        proba = est.predict_proba(X_te)
+        out[(label, fam)] = proba if multiclass else proba[:, 1]
+        if multiclass:
+            classes[label] = [str(c) for c in est.classes_]
+    return test_idx, out, classes
 
 
 def _labels_frame(df: pd.DataFrame, taxonomy: Taxonomy) -> pd.DataFrame:
@@ -83,46 +88,57 @@ def train_model(
     NaN where a label is unknown and a `weight` column."""
     taxonomy = taxonomy or default_taxonomy()
     config = config or TrainConfig()
-    own = train_df.assign(**{WEIGHT: 1.0})
+    own = train_df.assign(**{WEIGHT: 1.0, "source": "corpus"})
     data = pd.concat([own, extra_df], ignore_index=True) if extra_df is not None and len(extra_df) else own
     is_own = np.zeros(len(data), dtype=bool)
     is_own[: len(own)] = True
+    is_real = data["source"].isin(FULLY_LABELLED).to_numpy()
+    source = data["source"].fillna("extra").astype(str).to_numpy()
     texts = data["text"].astype(str).tolist()
 
     t0 = time.perf_counter()
     features = build_feature_pipeline(**config.feature_params)
-    with tqdm(total=1, desc="features (normalise, lemmatise, tf-idf)", disable=not config.progress) as bar:
-        X = features.fit_transform(texts).tocsr()
-        bar.update(1)
     weights = data[WEIGHT].to_numpy(dtype=float)
-
     binary_labels = [*taxonomy.flags, taxonomy.urgent]
+    labels: dict[str, np.ndarray] = {}
+    known: dict[str, np.ndarray] = {}
+    for label in binary_labels:
+        known[label] = data[label].notna().to_numpy()
+        labels[label] = data[label].fillna(-1).astype(int).to_numpy()
+    topic = data["topic"].fillna("").astype(str).to_numpy()
+    labels[TOPIC_HEAD], known[TOPIC_HEAD] = topic, topic != ""
+
+    # Every row gets out-of-fold scores; each head is judged on the rows that know its label, so the real
+    # sets' training parts (their negatives above all) take part in choosing models and thresholds.
+    skf = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.random_state)
+    strat = [f"{c}|{s}" for c, s in zip(_category_key(data, taxonomy), source, strict=True)]
+    splits = list(skf.split(np.zeros(len(data)), strat))
+    heads = [(label, fam, label == TOPIC_HEAD) for label in [*binary_labels, TOPIC_HEAD] for fam in config.families
+             if not (label == TOPIC_HEAD and fam.partition(":")[0] in BINARY_ONLY)]
+    with tqdm(total=1, desc="features (normalise, lemmatise, lexicon)", disable=not config.progress) as bar:
+        parts = StatelessParts(features, texts)
+        bar.update(1)
+    jobs = (delayed(_fold_job)(parts, heads, labels, known, weights, tr, te, config.random_state) for tr, te in splits)
+    oof: dict[tuple[str, str], np.ndarray] = {}   # (label, candidate) -> out-of-fold scores of all rows
+    topic_classes = np.array(sorted(set(topic[known[TOPIC_HEAD]])))
+    with tqdm(total=len(splits), desc=f"cross-validating {len(heads)} heads, fold-fitted vectorisers",
+              disable=not config.progress) as bar:
+        for te, scores, classes in Parallel(n_jobs=config.n_jobs, return_as="generator")(jobs):
+            for key, val in scores.items():
+                if key[0] == TOPIC_HEAD:  # align a fold's classes with all classes (a fold may lack one)
+                    full = np.zeros((len(te), len(topic_classes)))
+                    cols = [int(np.searchsorted(topic_classes, c)) for c in classes[TOPIC_HEAD]]
+                    full[:, cols] = val
+                    val = full
+                oof.setdefault(key, np.zeros((len(data),) + val.shape[1:]))[te] = val
+            bar.update(1)
+    truth = {label: labels[label][known[label]] for label in [*binary_labels, TOPIC_HEAD]}
+    oof = {key: val[known[key[0]]] for key, val in oof.items()}
+    groups = np.where(is_own, "", source)
+    real_groups = {label: groups[known[label]] for label in binary_labels}
+
     choices: list[HeadChoice] = []
     chosen: dict[str, Any] = {}
-    combos = [(label, fam) for label in [*binary_labels, TOPIC_HEAD] for fam in config.families
-              if not (label == TOPIC_HEAD and fam.partition(":")[0] in BINARY_ONLY)]
-    bar = tqdm(combos, desc="cross-validating heads", disable=not config.progress)
-    oof: dict[tuple[str, str], np.ndarray] = {}   # (label, candidate) -> out-of-fold scores on our rows
-    truth: dict[str, np.ndarray] = {}              # label -> true values of our rows for that head
-    topic_classes: np.ndarray | None = None
-    for label, fam in bar:
-        bar.set_postfix_str(f"{label}/{fam}")
-        multiclass = label == TOPIC_HEAD
-        col = data[label]
-        if multiclass:
-            known = (col.astype(str) != "") & col.notna()
-            y = col.astype(str).to_numpy()
-        else:
-            known = col.notna()
-            y = col.fillna(-1).astype(int).to_numpy()
-        rows = np.where(known.to_numpy())[0]
-        est = make_estimator(fam, multiclass=multiclass, random_state=config.random_state)
-        oof[(label, fam)] = _oof_scores(est, X[rows], y[rows], weights[rows], is_own[rows], config.folds,
-                                        config.random_state, config.n_jobs, multiclass)
-        truth[label] = y[rows][is_own[rows]]
-        if multiclass:
-            topic_classes = np.array(sorted(set(y[rows])))
-
     for label in [*binary_labels, TOPIC_HEAD]:
         y_own = truth[label]
         scores: dict[str, float] = {}
@@ -136,6 +152,12 @@ def train_model(
             elif label == taxonomy.urgent:
                 thresholds_at[fam] = recall_first_threshold(y_own, scores_fam)
                 scores[fam] = float(f1_score(y_own, scores_fam >= thresholds_at[fam][0]))
+            elif taxonomy.real_base_rate(label) is not None:
+                # Moderation flags: precision as a real page would see it (see thresholds.real_rate_threshold).
+                thresholds_at[fam] = real_rate_threshold(y_own, scores_fam, taxonomy.real_base_rate(label),
+                                                         negative_groups=real_groups[label],
+                                                         min_group=MIN_REAL_NEGATIVES)
+                scores[fam] = thresholds_at[fam][1]
             else:
                 thresholds_at[fam] = best_f1_threshold(y_own, scores_fam)
                 scores[fam] = thresholds_at[fam][1]
@@ -146,12 +168,13 @@ def train_model(
         choices.append(choice)
         chosen[label] = make_estimator(fam, multiclass=label == TOPIC_HEAD, random_state=config.random_state)
 
-    heads = TriageHeads(binary_heads={k: v for k, v in chosen.items() if k != TOPIC_HEAD},
+    triage_heads = TriageHeads(binary_heads={k: v for k, v in chosen.items() if k != TOPIC_HEAD},
                         topic_head=chosen[TOPIC_HEAD])
-    with tqdm(total=1, desc="fitting final heads", disable=not config.progress) as bar:
-        heads.fit(X, _labels_frame(data, taxonomy), sample_weight=weights)
+    with tqdm(total=1, desc="fitting the final pipeline on all rows", disable=not config.progress) as bar:
+        X = features.fit_transform(texts).tocsr()
+        triage_heads.fit(X, _labels_frame(data, taxonomy), sample_weight=weights)
         bar.update(1)
-    pipeline = Pipeline([*features.steps, ("heads", heads)])
+    pipeline = Pipeline([*features.steps, ("heads", triage_heads)])
     thresholds = {c.label: float(c.threshold) for c in choices if c.threshold is not None}
     model = TriageModel(
         pipeline=pipeline,
@@ -161,7 +184,7 @@ def train_model(
         topics=taxonomy.topic_ids,
         version=version,
         metadata={"train_seconds": round(time.perf_counter() - t0, 1), "train_rows": int(is_own.sum()),
-                  "extra_rows": int((~is_own).sum()),
+                  "extra_rows": int((~is_own).sum()), "scored_real_rows": int(is_real.sum()),
                   "head_choices": [c.__dict__ for c in choices]},
     )
     return model, choices

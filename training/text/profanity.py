@@ -184,6 +184,8 @@ class ProfanityLexicon:
 class ProfanityFeatures(TransformerMixin, BaseEstimator):
     """Lexicon hits as model features; expects normalised text (the pipeline's TextNormalizer output)."""
 
+    learns_from_data = False
+
     def __init__(self, weight: float = 1.0):
         self.weight = weight
 

@@ -1,0 +1,51 @@
+"""Mean navec word vectors (natasha's news embeddings, shipped inside the package, loaded offline).
+
+General language knowledge our corpus cannot give: words it never names still land near their kin.
+A dense block beside the n-grams; it learns nothing from our data, so cross-validation computes it once.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+from sklearn.base import BaseEstimator, TransformerMixin
+
+NAVEC_FILE = Path("data") / "emb" / "navec_news_v1_1B_250K_300d_100q.tar"
+_TOKEN = re.compile(r"[а-я]+(?:-[а-я]+)?")
+
+
+@lru_cache(maxsize=1)
+def load_navec():
+    """The navec news model that the natasha package ships (no download)."""
+    import natasha
+    from navec import Navec
+
+    return Navec.load(str(Path(natasha.__file__).parent / NAVEC_FILE))
+
+
+class NavecMeanVectors(TransformerMixin, BaseEstimator):
+    """L2-normalised mean vector of the known words of a normalised text, times `weight`."""
+
+    learns_from_data = False
+
+    def __init__(self, weight: float = 1.0):
+        self.weight = weight
+
+    def fit(self, X: Iterable[str], y: object = None) -> NavecMeanVectors:
+        self.dim_ = load_navec().pq.dim
+        return self
+
+    def transform(self, X: Iterable[str]) -> sparse.csr_matrix:
+        navec = load_navec()
+        rows = []
+        for text in X:
+            vecs = [navec[w] for w in _TOKEN.findall(text) if w in navec]
+            v = np.mean(vecs, axis=0) if vecs else np.zeros(self.dim_, dtype=np.float32)
+            norm = float(np.linalg.norm(v))
+            rows.append(v / norm if norm else v)
+        return sparse.csr_matrix(np.asarray(rows, dtype=np.float32) * self.weight)
