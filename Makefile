@@ -7,7 +7,9 @@ PORT ?= 8000
 MODEL_DIR ?= models
 DATASETS ?= ../shared/datasets
 
-.PHONY: setup validate-data train eval serve test bench lint retrain clean
+TRAIN_ARGS ?=
+
+.PHONY: setup validate-data train eval eval-real lexicon-audit serve test bench lint retrain clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -22,10 +24,18 @@ validate-data: setup
 	$(PY) -m training validate-data
 
 train: setup
-	$(PY) -m training train --model-dir $(MODEL_DIR) --datasets-dir $(DATASETS)
+	$(PY) -m training train --model-dir $(MODEL_DIR) --datasets-dir $(DATASETS) $(TRAIN_ARGS)
 
 eval: setup
 	$(PY) -m training eval --model-dir $(MODEL_DIR)
+
+# The real-text benchmark (R0-R5) of models/latest; table printed and written to reports/real_eval.md.
+eval-real: setup $(MODEL_DIR)/latest
+	$(PY) -m training eval-real --model-dir $(MODEL_DIR) --datasets-dir $(DATASETS)
+
+# R6: every string the мат lexicon matches in the real sets, with counts (reports/lexicon_audit.tsv).
+lexicon-audit: setup
+	$(PY) -m training lexicon-audit --datasets-dir $(DATASETS)
 
 $(MODEL_DIR)/latest:
 	$(MAKE) train

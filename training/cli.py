@@ -39,11 +39,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from training.evaluate import format_metrics
-    from training.extras import ExtraDataError
+    from training.extras import ExtraDataError, available_default_extras
     from training.pipeline_run import run_training
     from training.train import TrainConfig
-
-    from training.extras import available_default_extras
 
     corpus = _corpus(args.corpus)
     config = TrainConfig(folds=args.folds, n_jobs=args.jobs)

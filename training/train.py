@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
-from sklearn.base import clone
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
@@ -111,7 +110,12 @@ def train_model(
     # Every row gets out-of-fold scores; each head is judged on the rows that know its label, so the real
     # sets' training parts (their negatives above all) take part in choosing models and thresholds.
     skf = StratifiedKFold(n_splits=config.folds, shuffle=True, random_state=config.random_state)
-    strat = [f"{c}|{s}" for c, s in zip(_category_key(data, taxonomy), source, strict=True)]
+    category = _category_key(data, taxonomy)
+    strat = np.array([f"{c}|{s}" for c, s in zip(category, source, strict=True)], dtype=object)
+    keys, counts = np.unique(strat, return_counts=True)
+    rare = np.isin(strat, keys[counts < config.folds])
+    # Too few of a category in one set to spread over the folds: they join our own rows of that category.
+    strat[rare] = [f"{c}|corpus" for c in category[rare]]
     splits = list(skf.split(np.zeros(len(data)), strat))
     heads = [(label, fam, label == TOPIC_HEAD) for label in [*binary_labels, TOPIC_HEAD] for fam in config.families
              if not (label == TOPIC_HEAD and fam.partition(":")[0] in BINARY_ONLY)]

@@ -196,3 +196,20 @@ def test_must_pass(classify, text: str, category: str, topic: str | None, urgent
         assert r["action"] == "escalate"
     if category == NQ:
         assert r["topic"] is None and r["route"] is None
+
+
+# The shortcut the real-text issue found: being addressed (VK markup, a name, вы/ты) is not an insult.
+ADDRESSED_NEUTRAL = [
+    "[id381920|Марина], спасибо, тоже туда позвоню",
+    "[id5521093|Олег Смирнов], да, у нас во дворе так же",
+    "[club143265175|Администрация района], спасибо за ответ",
+    "Светлана, вы правы, автобус теперь ходит реже",
+    "Игорь, ты не знаешь, во сколько открывается МФЦ?",
+    "[id77120|Анна], звоните в 004, они быстро приезжают",
+]
+
+
+@pytest.mark.parametrize("text", ADDRESSED_NEUTRAL)
+def test_addressed_neutral_replies_are_not_moderated(trained_model, text):
+    result = trained_model.classify([text])[0]
+    assert not any(result["flags"][f] for f in TAX.moderation_flags), (text, result["scores"])
