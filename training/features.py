@@ -7,6 +7,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
 from training.text.char_ngrams import FastCharNgramTfidf
+from training.text.insults import RudeWordFeatures
 from training.text.lemmatize import Lemmatizer
 from training.text.normalize import TextNormalizer
 from training.text.profanity import ProfanityFeatures
@@ -25,6 +26,7 @@ def build_feature_pipeline(
     max_char_features: int = 150_000,
     lexicon_weight: float = 3.0,
     word_vectors_weight: float = 1.0,
+    rude_words_weight: float = 3.0,
 ) -> Pipeline:
     """`word_vectors_weight` > 0 adds mean navec vectors (training/text/word_vectors.py) as a dense block;
     0 leaves them out (the real benchmark chose 1.0, see the README)."""
@@ -36,6 +38,8 @@ def build_feature_pipeline(
     chars = FastCharNgramTfidf(analyzer="char_wb", ngram_range=char_ngrams, min_df=min_df, sublinear_tf=True,
                             lowercase=False, max_features=max_char_features, dtype=np.float32)
     blocks = [("words", words), ("chars", chars), ("lexicon", ProfanityFeatures(weight=lexicon_weight))]
+    if rude_words_weight > 0:
+        blocks.append(("rude_words", RudeWordFeatures(weight=rude_words_weight)))
     if word_vectors_weight > 0:
         from training.text.word_vectors import NavecMeanVectors
 

@@ -21,8 +21,10 @@ class NBLogisticRegression(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, sample_weight: np.ndarray | None = None) -> NBLogisticRegression:
         y = np.asarray(y)
         w = np.ones(len(y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
-        pos = self.alpha + np.asarray(X[y == 1].T @ w[y == 1]).ravel()
-        neg = self.alpha + np.asarray(X[y == 0].T @ w[y == 0]).ravel()
+        # Magnitudes: dense blocks (word vectors) hold negative values, counts do not.
+        magnitude = abs(X)
+        pos = self.alpha + np.asarray(magnitude[y == 1].T @ w[y == 1]).ravel()
+        neg = self.alpha + np.asarray(magnitude[y == 0].T @ w[y == 0]).ravel()
         self.ratio_ = np.log((pos / pos.sum()) / (neg / neg.sum()))
         self.lr_ = LogisticRegression(C=self.C, solver="liblinear", class_weight="balanced", max_iter=3000,
                                       random_state=self.random_state)
