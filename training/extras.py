@@ -108,7 +108,7 @@ ADAPTERS: dict[str, Callable[[Path, Taxonomy], pd.DataFrame]] = {
 # The default model's sets and weights (`make train` when ../shared/datasets is present); see the README.
 DEFAULT_EXTRAS = ("vk_gov_pages", "kursk_citizen_appeals", "ru_paradetox", "ru_toxic_2ch_pikabu")
 # Weakly labelled sets are sampled (seeded) to this many rows: more cost training time and bought nothing.
-MAX_ROWS = {"ru_paradetox": 3000, "ru_toxic_2ch_pikabu": 3000}
+MAX_ROWS = {"ru_paradetox": 4000, "ru_toxic_2ch_pikabu": 4000}
 DEFAULT_WEIGHTS = {"vk_gov_pages": 1.0, "kursk_citizen_appeals": 0.5, "ru_paradetox": 0.3,
                    "ru_toxic_2ch_pikabu": 0.3, "ok_ru_toxic_positives": 0.3}
 

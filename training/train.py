@@ -173,7 +173,7 @@ def train_model(
         chosen[label] = make_estimator(fam, multiclass=label == TOPIC_HEAD, random_state=config.random_state)
 
     triage_heads = TriageHeads(binary_heads={k: v for k, v in chosen.items() if k != TOPIC_HEAD},
-                        topic_head=chosen[TOPIC_HEAD])
+                        topic_head=chosen[TOPIC_HEAD], n_jobs=config.n_jobs)
     with tqdm(total=1, desc="fitting the final pipeline on all rows", disable=not config.progress) as bar:
         X = features.fit_transform(texts).tocsr()
         triage_heads.fit(X, _labels_frame(data, taxonomy), sample_weight=weights)
