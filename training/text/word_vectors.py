@@ -21,11 +21,26 @@ _TOKEN = re.compile(r"[а-я]+(?:-[а-я]+)?")
 
 @lru_cache(maxsize=1)
 def load_navec():
-    """The navec news model that the natasha package ships (no download)."""
-    import natasha
+    """The navec news model that the natasha package ships (no download).
+
+    The package is located, not imported: importing natasha loads its parsers and NER models, hundreds of MB
+    a serving worker has no use for.
+    """
+    from importlib.util import find_spec
+
     from navec import Navec
 
-    return Navec.load(str(Path(natasha.__file__).parent / NAVEC_FILE))
+    spec = find_spec("natasha")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("natasha is not installed (pip install natasha): its navec vectors are needed")
+    return Navec.load(str(Path(next(iter(spec.submodule_search_locations))) / NAVEC_FILE))
+
+
+@lru_cache(maxsize=200_000)
+def _word_vector(word: str) -> np.ndarray | None:
+    """One word's decoded vector (navec stores them quantised); cached, as comments repeat their words."""
+    navec = load_navec()
+    return navec[word] if word in navec else None
 
 
 class NavecMeanVectors(TransformerMixin, BaseEstimator):
@@ -41,10 +56,9 @@ class NavecMeanVectors(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Iterable[str]) -> sparse.csr_matrix:
-        navec = load_navec()
         rows = []
         for text in X:
-            vecs = [navec[w] for w in _TOKEN.findall(text) if w in navec]
+            vecs = [v for v in map(_word_vector, _TOKEN.findall(text)) if v is not None]
             v = np.mean(vecs, axis=0) if vecs else np.zeros(self.dim_, dtype=np.float32)
             norm = float(np.linalg.norm(v))
             rows.append(v / norm if norm else v)
