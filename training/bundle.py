@@ -50,7 +50,8 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "pymorphy3", "pymorphy3-dicts-ru", "mlflow"):
+    for pkg in ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "pymorphy3", "pymorphy3-dicts-ru", "navec",
+                "natasha", "mlflow"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -147,6 +147,7 @@ def _pip_requirements() -> list[str]:
 
     v = library_versions()
     pins = {"scikit-learn": "scikit-learn", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas",
-            "joblib": "joblib", "pymorphy3": "pymorphy3", "pymorphy3-dicts-ru": "pymorphy3-dicts-ru"}
+            "joblib": "joblib", "pymorphy3": "pymorphy3", "pymorphy3-dicts-ru": "pymorphy3-dicts-ru",
+            "navec": "navec", "natasha": "natasha"}  # natasha ships the navec vectors the model reads
     reqs = [f"{name}=={v[pkg]}" for pkg, name in pins.items() if pkg in v]
     return [*reqs, "pyyaml", "tqdm", f"mlflow=={v.get('mlflow', '')}".rstrip("=")]
