@@ -50,9 +50,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     print("training on data/comments.csv" + (f" + {', '.join(extras)}" if extras else " alone"))
     try:
         result = run_training(corpus, model_dir=Path(args.model_dir), extras=extras,
-                              datasets_dir=Path(args.datasets_dir) if args.datasets_dir else None,
-                              extra_weight=args.extra_weight, allow_non_commercial=args.allow_non_commercial,
-                              config=config, track=not args.no_mlflow)
+                              datasets_dir=datasets, extra_weight=args.extra_weight,
+                              allow_non_commercial=args.allow_non_commercial, config=config, track=not args.no_mlflow)
     except ExtraDataError as exc:
         raise CliError(str(exc)) from exc
     print(f"\nmodel {result.model.version} saved to {result.bundle_dir}")

@@ -34,8 +34,6 @@ from training.taxonomy import Taxonomy, default_taxonomy
 from training.text.profanity import ProfanityLexicon
 
 NON_COMMERCIAL = {"ok_ru_toxic_positives"}
-# Sets whose rows are scored out of fold like our own (every label known): they count in threshold choice.
-FULLY_LABELLED = {"vk_gov_pages"}
 
 
 class ExtraDataError(ValueError):

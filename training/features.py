@@ -67,6 +67,20 @@ class StatelessParts:
             else:
                 self.inputs[name] = self.normalized
 
+    def fit_all(self):
+        """Fit the pipeline's own vectorisers on every row: the pipeline is then fitted, as by fit_transform
+        on all texts, without normalising and lemmatising them a second time. Returns that feature matrix."""
+        from scipy import sparse
+
+        blocks = []
+        for name, step in self.union.transformer_list:
+            data = self.inputs[name]
+            if not getattr(step, "learns_from_data", True):
+                blocks.append(data)
+            else:
+                blocks.append((step.steps[-1][1] if isinstance(step, Pipeline) else step).fit_transform(data))
+        return sparse.hstack(blocks, format="csr")
+
     def fold_matrices(self, train_idx: np.ndarray, test_idx: np.ndarray):
         """(X_train, X_test) with every vectoriser fitted on the fold's training rows only."""
         from scipy import sparse

@@ -69,6 +69,13 @@ def _share(x: np.ndarray) -> float:
     return float(np.mean(x)) if len(x) else float("nan")
 
 
+def _moderation_shares(key: str, results: list[dict[str, Any]], taxonomy: Taxonomy) -> dict[str, float]:
+    """The share moderated (any moderation flag) and the share of each flag: R1_moderated, R1_profanity, …"""
+    shares = {f"{key}_moderated": _share(_moderated(results, taxonomy))}
+    shares.update({f"{key}_{f}": _share(_flag(results, f)) for f in taxonomy.moderation_flags})
+    return shares
+
+
 def r0_vk(model, root, taxonomy, progress) -> Section:
     gold = rs.vk_gold(root)
     res = _classify(model, gold["text"].tolist(), taxonomy, "R0 vk_gov_pages", progress)
@@ -99,26 +106,18 @@ def r1_r2_paradetox(model, root, taxonomy, progress) -> list[Section]:
     res_n = _classify(model, neutral.tolist(), taxonomy, "R1 paradetox neutral", progress)
     res_t = _classify(model, toxic.tolist(), taxonomy, "R2 paradetox toxic", progress)
     held = "dev and test splits (training may use the train split)"
-    s1 = Section("R1", "ru_paradetox neutral rewrites", len(neutral), held)
-    s1.metrics["R1_moderated"] = _share(_moderated(res_n, taxonomy))
-    for f in taxonomy.moderation_flags:
-        s1.metrics[f"R1_{f}"] = _share(_flag(res_n, f))
-    s2 = Section("R2", "ru_paradetox toxic originals", len(toxic), held)
-    s2.metrics["R2_moderated"] = _share(_moderated(res_t, taxonomy))
-    for f in taxonomy.moderation_flags:
-        s2.metrics[f"R2_{f}"] = _share(_flag(res_t, f))
-    return [s1, s2]
+    return [Section("R1", "ru_paradetox neutral rewrites", len(neutral), held,
+                    metrics=_moderation_shares("R1", res_n, taxonomy)),
+            Section("R2", "ru_paradetox toxic originals", len(toxic), held,
+                    metrics=_moderation_shares("R2", res_t, taxonomy))]
 
 
 def r3_ok_ru(model, root, taxonomy, progress) -> Section:
     texts = rs.ok_ru_eval(root)
     res = _classify(model, texts.tolist(), taxonomy, "R3 ok.ru toxic", progress)
-    sec = Section("R3", "ok_ru_toxic_positives (ok.ru rows, all toxic)", len(texts),
-                  "all (CC BY-NC-SA: evaluation only, never training)")
-    sec.metrics["R3_moderated"] = _share(_moderated(res, taxonomy))
-    for f in taxonomy.moderation_flags:
-        sec.metrics[f"R3_{f}"] = _share(_flag(res, f))
-    return sec
+    return Section("R3", "ok_ru_toxic_positives (ok.ru rows, all toxic)", len(texts),
+                   "all (CC BY-NC-SA: evaluation only, never training)",
+                   metrics=_moderation_shares("R3", res, taxonomy))
 
 
 def r4_pikabu(model, root, taxonomy, progress) -> Section:

@@ -1,8 +1,8 @@
 """The real public corpora in ../shared/datasets, read in place, with their fixed held-out parts.
 
 One module decides which rows of a real set may train a model and which are kept for the real-text
-benchmark, so training can never see a benchmark row: every adapter in `training/extras.py` asks
-`training_part(...)` here, and `training/real_eval.py` asks `eval_part(...)`.
+benchmark, so training can never see a benchmark row: the adapters in `training/extras.py` read the
+`*_train` parts here (and `vk_our_labels`), `training/real_eval.py` reads the `*_eval` parts (and `vk_gold`).
 
 | set                   | held out for the benchmark (never trained on)                | may train (licence)        |
 |-----------------------|---------------------------------------------------------------|----------------------------|
@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from training.corpus import canonical_text, read_csv_strings
 from training.taxonomy import PROJECT_ROOT
 
 DEFAULT_DATASETS_DIR = PROJECT_ROOT.parent / "shared" / "datasets"
@@ -59,16 +60,11 @@ class RealDataMissing(FileNotFoundError):
     """A real set (or one of its files) is not under the datasets directory."""
 
 
-def folded(text: str) -> str:
-    """The key under which two copies of one text count as the same text."""
-    return " ".join(str(text).lower().replace("ё", "е").split())
-
-
 def _read(root: Path, *parts: str) -> pd.DataFrame:
     path = root.joinpath(*parts)
-    if not path.exists():
+    if not path.exists():  # a missing set is skipped by its callers, not an error
         raise RealDataMissing(f"{path} not found (pass --datasets-dir)")
-    return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    return read_csv_strings(path, "real set file")
 
 
 def kursk_topic(category: str, fine_topic: str) -> str | None:
@@ -106,7 +102,7 @@ def vk_our_labels(root: Path, labels_path: Path | None = None) -> pd.DataFrame:
     path = labels_path or REAL_LABELS_DIR / "vk_gov_pages.csv"
     if not path.exists():
         raise RealDataMissing(f"{path} not found")
-    ours = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8")
+    ours = read_csv_strings(path, "our labels of real comments")
     gold_ids = set(_read(root, "vk_gov_pages", "labels.csv")["id"])
     ours = ours[~ours["id"].isin(gold_ids)]
     texts = vk_comments(root).set_index("id")["text"]
@@ -125,19 +121,21 @@ def _neutral(df: pd.DataFrame) -> pd.Series:
     return s[s.str.strip() != ""].drop_duplicates().reset_index(drop=True)
 
 
+def _paradetox_part(root: Path, held_out: bool) -> tuple[pd.Series, pd.Series]:
+    raw = _paradetox(root)
+    part = raw[raw["split"].isin(PARADETOX_HELD_OUT_SPLITS) == held_out]
+    toxic = part["toxic_comment"]
+    return _neutral(part), toxic[toxic.str.strip() != ""].drop_duplicates().reset_index(drop=True)
+
+
 def paradetox_eval(root: Path) -> tuple[pd.Series, pd.Series]:
     """(neutral rewrites, toxic originals) of the held-out splits."""
-    raw = _paradetox(root)
-    held = raw[raw["split"].isin(PARADETOX_HELD_OUT_SPLITS)]
-    toxic = held["toxic_comment"]
-    return _neutral(held), toxic[toxic.str.strip() != ""].drop_duplicates().reset_index(drop=True)
+    return _paradetox_part(root, held_out=True)
 
 
 def paradetox_train(root: Path) -> tuple[pd.Series, pd.Series]:
-    raw = _paradetox(root)
-    part = raw[~raw["split"].isin(PARADETOX_HELD_OUT_SPLITS)]
-    toxic = part["toxic_comment"]
-    return _neutral(part), toxic[toxic.str.strip() != ""].drop_duplicates().reset_index(drop=True)
+    """(neutral rewrites, toxic originals) of the train split."""
+    return _paradetox_part(root, held_out=False)
 
 
 # --- ru_toxic_2ch_pikabu -----------------------------------------------------------------------------------
@@ -165,15 +163,10 @@ def _kursk_split(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = _read(root, "kursk_citizen_appeals", "train.csv")
     raw["our_topic"] = [kursk_topic(c, t) for c, t in zip(raw["category"], raw["topic"], strict=True)]
     raw = raw[raw["our_topic"].notna() & (raw["text_clean"].str.split().str.len() >= 4)]
-    raw = raw.assign(key=raw["text_clean"].map(folded)).drop_duplicates("key").reset_index(drop=True)
+    raw = raw.assign(key=raw["text_clean"].map(canonical_text)).drop_duplicates("key").reset_index(drop=True)
     tr, te = train_test_split(np.arange(len(raw)), test_size=KURSK_HELD_OUT, stratify=raw["our_topic"],
                               random_state=SEED)
     return raw.iloc[np.sort(tr)].reset_index(drop=True), raw.iloc[np.sort(te)].reset_index(drop=True)
-
-
-def kursk_all(root: Path) -> pd.DataFrame:
-    a, b = _kursk_split(root)
-    return pd.concat([a, b], ignore_index=True)
 
 
 def kursk_eval(root: Path) -> pd.DataFrame:
@@ -205,13 +198,13 @@ def _held_out_keys(root_str: str) -> frozenset[str]:
             texts.extend(getter().tolist())
         except RealDataMissing:
             continue
-    return frozenset(folded(t) for t in texts)
+    return frozenset(canonical_text(str(t)) for t in texts)
 
 
 def held_out_mask(texts: pd.Series, root: Path) -> np.ndarray:
     """True where a text is part of some benchmark's held-out part."""
     keys = _held_out_keys(str(Path(root).resolve()))
-    return np.array([folded(t) in keys for t in texts], dtype=bool)
+    return np.array([canonical_text(str(t)) in keys for t in texts], dtype=bool)
 
 
 def all_real_texts(root: Path) -> dict[str, list[str]]:

@@ -19,13 +19,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from training.taxonomy import Taxonomy, default_taxonomy
+from training.text.insults import SECOND_PERSON
 
 MAX_MODERATION_AUC = 0.80
 
 _MARKUP_START = re.compile(r"^\s*\[(?:id|club|public)\d+\|[^\]]*\]")
 _NAME_START = re.compile(r"^\s*[А-ЯЁA-Z][а-яёa-z]+(?:\s+[А-ЯЁA-Z][а-яёa-z]+)?\s*,")
-_SECOND_PERSON = re.compile(r"\b(?:ты|тебя|тебе|тобой|твой|твоя|твои|твоё|твое|вы|вас|вам|вами|ваш|ваша|ваши|ваше)\b",
-                            re.IGNORECASE)
 _EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 _QUOTES = re.compile(r"[«»\"“”„]")
 CUES = ("markup_start", "name_start", "second_person", "question", "exclamation", "log_length", "digits",
@@ -40,7 +39,7 @@ def surface_cues(texts: list[str]) -> np.ndarray:
         rows.append((
             float(bool(_MARKUP_START.match(t))),
             float(bool(_NAME_START.match(t))),
-            float(bool(_SECOND_PERSON.search(t))),
+            float(bool(SECOND_PERSON.search(t.lower().replace("ё", "е")))),
             float("?" in t),
             float("!" in t),
             float(np.log1p(len(t))),

@@ -14,7 +14,6 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
 from tqdm.auto import tqdm
 
-from training.extras import FULLY_LABELLED
 from training.features import StatelessParts, build_feature_pipeline
 from training.heads import BINARY_ONLY, DEFAULT_CANDIDATES, TOPIC_HEAD, TriageHeads, make_estimator
 from training.model import TriageModel
@@ -45,7 +44,7 @@ class HeadChoice:
 
 
 def _category_key(data: pd.DataFrame, taxonomy: Taxonomy) -> np.ndarray:
-    """Stratification key for the folds: the category by precedence (own and fully labelled rows)."""
+    """Stratification key for the folds: the category by precedence (an unknown flag counts as 0)."""
     keys = np.full(len(data), "actionable", dtype=object)
     for flag in reversed(taxonomy.precedence[:-1]):
         keys[(data[flag].fillna(0) == 1).to_numpy()] = flag
@@ -91,7 +90,6 @@ def train_model(
     data = pd.concat([own, extra_df], ignore_index=True) if extra_df is not None and len(extra_df) else own
     is_own = np.zeros(len(data), dtype=bool)
     is_own[: len(own)] = True
-    is_real = data["source"].isin(FULLY_LABELLED).to_numpy()
     source = data["source"].fillna("extra").astype(str).to_numpy()
     texts = data["text"].astype(str).tolist()
 
@@ -175,7 +173,7 @@ def train_model(
     triage_heads = TriageHeads(binary_heads={k: v for k, v in chosen.items() if k != TOPIC_HEAD},
                         topic_head=chosen[TOPIC_HEAD], n_jobs=config.n_jobs)
     with tqdm(total=1, desc="fitting the final pipeline on all rows", disable=not config.progress) as bar:
-        X = features.fit_transform(texts).tocsr()
+        X = parts.fit_all()
         triage_heads.fit(X, _labels_frame(data, taxonomy), sample_weight=weights)
         bar.update(1)
     pipeline = Pipeline([*features.steps, ("heads", triage_heads)])
@@ -188,7 +186,8 @@ def train_model(
         topics=taxonomy.topic_ids,
         version=version,
         metadata={"train_seconds": round(time.perf_counter() - t0, 1), "train_rows": int(is_own.sum()),
-                  "extra_rows": int((~is_own).sum()), "scored_real_rows": int(is_real.sum()),
+                  "extra_rows": int((~is_own).sum()),
+                  "rows_by_source": {k: int(v) for k, v in zip(*np.unique(source, return_counts=True), strict=True)},
                   "head_choices": [c.__dict__ for c in choices]},
     )
     return model, choices

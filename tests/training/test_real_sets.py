@@ -10,6 +10,7 @@ import pytest
 
 from training import real_sets as rs
 from training.cli import main
+from training.corpus import canonical_text
 from training.extras import load_extras
 from training.real_eval import flat_real_metrics, format_real_eval, run_real_eval
 
@@ -18,7 +19,7 @@ needs_datasets = pytest.mark.skipif(not ROOT.is_dir(), reason="../shared/dataset
 
 
 def _keys(texts) -> set[str]:
-    return {rs.folded(t) for t in texts}
+    return {canonical_text(t) for t in texts}
 
 
 @needs_datasets

@@ -75,3 +75,17 @@ def test_real_rate_threshold_rises_as_the_base_rate_falls():
     groups_hard = np.r_[[""] * 300, ["hard"] * 1500, ["easy"] * 1500]
     t_hard, _ = real_rate_threshold(y, s_hard, 0.10, negative_groups=groups_hard)
     assert t_hard > t_high
+
+
+def test_fit_all_leaves_the_pipeline_fitted_as_fit_transform_would(corpus):
+    """The final model reuses CV's normalised and lemmatised texts: same matrix, same fitted pipeline."""
+    from training.features import StatelessParts, build_feature_pipeline
+
+    rows = _slice(corpus, 500)["text"].tolist()
+    texts, unseen = rows[:400], rows[400:]
+    pipeline = build_feature_pipeline()
+    X = StatelessParts(pipeline, texts).fit_all()
+    reference = build_feature_pipeline()
+    R = reference.fit_transform(texts)
+    assert X.shape == R.shape and abs(X - R).max() == 0
+    assert abs(pipeline.transform(unseen) - reference.transform(unseen)).max() == 0
