@@ -9,7 +9,7 @@ DATASETS ?= ../shared/datasets
 
 TRAIN_ARGS ?=
 
-.PHONY: setup validate-data train eval eval-real lexicon-audit serve test bench lint retrain clean
+.PHONY: setup validate-data train eval eval-real lexicon-audit serve test test-fast bench lint retrain clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -49,8 +49,16 @@ test: setup
 bench: setup $(MODEL_DIR)/latest
 	$(PY) -m bench
 
+# Style, formatting, the import contracts (pyproject.toml [tool.importlinter]) and types, all must pass.
 lint: setup
 	$(PY) -m ruff check training service tests bench
+	$(PY) -m ruff format --check training service tests bench
+	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
+
+# The tests that need neither the trained session model nor a server nor a browser (under a minute).
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
 
 retrain: setup
 	$(PY) -m training retrain --model-dir $(MODEL_DIR)

@@ -46,7 +46,7 @@ def verdict(key: str, value: float | None) -> str:
 
 
 def test_texts() -> list[str]:
-    from training.corpus import load_corpus
+    from training.datasets.corpus import load_corpus
 
     df = load_corpus()
     return df[df["split"] == "test"]["text"].astype(str).tolist()
@@ -60,7 +60,7 @@ def percentile(values: list[float], p: float) -> float:
 
 def in_process(model_dir: Path, texts: list[str], batch: int, singles: int) -> dict:
     """Pinned to core 0: cold and warm batched throughput, single-comment latency, lemma cache hit rate."""
-    from training.bundle import load_bundle
+    from training.runtime.bundle import load_bundle
 
     original = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {sorted(original)[0]})

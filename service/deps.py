@@ -26,13 +26,20 @@ def get_loaded_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> Loa
     return loaded
 
 
-def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
-    """Open when API_KEYS is empty; otherwise a valid X-API-Key header is required (401)."""
+def api_key_valid(given: str, settings: Settings) -> bool:
+    """True when no keys are configured or `given` is one of them. Constant-time per key, on UTF-8 bytes
+    (compare_digest refuses non-ASCII str), and every key is compared so timing does not tell which matched."""
     keys = settings.api_key_set
     if not keys:
-        return
-    given = request.headers.get("x-api-key", "")
-    if not any(secrets.compare_digest(given, k) for k in keys):
+        return True
+    given_bytes = given.strip().encode("utf-8", "surrogateescape")
+    matches = [secrets.compare_digest(given_bytes, k.encode("utf-8")) for k in keys]
+    return any(matches)
+
+
+def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
+    """Open when API_KEYS is empty; otherwise a valid X-API-Key header is required (401)."""
+    if not api_key_valid(request.headers.get("x-api-key", ""), settings):
         raise HTTPException(status_code=401, detail="missing or invalid X-API-Key")
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from training.bundle import BundleError, load_bundle
-from training.model import TriageModel
+from training.runtime.bundle import BundleError, load_bundle
+from training.runtime.model import TriageModel
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ModelHolder:
 
     def load(self, version: str | None = None,
              check: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
-        """Load and verify, then swap. Raises training.bundle.BundleError and keeps the old model on failure.
+        """Load and verify, then swap. Raises training.runtime.bundle.BundleError and keeps the old model on failure.
 
         `check` (e.g. a smoke classification) runs on the candidate before the swap; any exception it
         raises becomes a BundleError, so a bundle that unpickles but cannot classify never serves.

@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from training.taxonomy import ACTIONABLE, default_taxonomy
+from training.runtime.taxonomy import ACTIONABLE, default_taxonomy
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 EXAMPLE_TEXT = "В доме на Ленина 5 третий день нет горячей воды, когда дадут?"

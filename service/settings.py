@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from training.taxonomy import PROJECT_ROOT
+from training.runtime.taxonomy import PROJECT_ROOT
 
 
 class Settings(BaseSettings):

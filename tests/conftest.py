@@ -12,22 +12,36 @@ from pathlib import Path
 
 import pytest
 
-from training.corpus import load_corpus
-from training.taxonomy import PROJECT_ROOT
+from training.datasets.corpus import read_corpus, to_typed
+from training.runtime.taxonomy import PROJECT_ROOT, default_taxonomy
 
 FAST_FAMILIES = ("logreg",)
+# Tests that use these fixtures train the session model (~1-2 min once) or start servers: marked slow.
+SLOW_FIXTURES = {"trained_model_dir", "trained_model", "service_process"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """`slow` for tests needing the trained model or a server, `e2e` (and slow) for tests/e2e."""
+    for item in items:
+        if "e2e" in item.path.parts:
+            item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.slow)
+        elif SLOW_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
 def corpus():
-    return load_corpus()
+    """The corpus as training reads it. Validation (duplicates, shortcut audit: ~12 s) is tested on its own
+    in tests/data and tests/training/test_corpus_validation.py, so the fixture only reads and types it."""
+    return to_typed(read_corpus(), default_taxonomy())
 
 
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory, corpus) -> Path:
     """A real bundle (models/<version> + models/latest) trained on data/comments.csv, without MLflow."""
-    from training.pipeline_run import run_training
-    from training.train import TrainConfig
+    from training.fit.run import run_training
+    from training.fit.train import TrainConfig
 
     out = tmp_path_factory.mktemp("models")
     run_training(corpus, model_dir=out, config=TrainConfig(folds=3, families=FAST_FAMILIES, progress=False),
@@ -37,7 +51,7 @@ def trained_model_dir(tmp_path_factory, corpus) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_model(trained_model_dir):
-    from training.bundle import load_bundle
+    from training.runtime.bundle import load_bundle
 
     model, _ = load_bundle(trained_model_dir)
     return model

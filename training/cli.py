@@ -7,7 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
-from training.taxonomy import PROJECT_ROOT, TaxonomyError
+from training.runtime.taxonomy import PROJECT_ROOT, TaxonomyError
 
 DEFAULT_MODEL_DIR = PROJECT_ROOT / "models"
 
@@ -17,7 +17,7 @@ class CliError(Exception):
 
 
 def _corpus(path: str | None):
-    from training.corpus import CorpusError, load_corpus
+    from training.datasets.corpus import CorpusError, load_corpus
 
     try:
         return load_corpus(path)
@@ -26,7 +26,7 @@ def _corpus(path: str | None):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from training.corpus import CorpusError, format_report, read_corpus, validate_corpus
+    from training.datasets.corpus import CorpusError, format_report, read_corpus, validate_corpus
 
     try:
         df = read_corpus(args.corpus)
@@ -38,10 +38,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from training.evaluate import format_metrics
-    from training.extras import ExtraDataError, available_default_extras
-    from training.pipeline_run import run_training
-    from training.train import TrainConfig
+    from training.datasets.extras import ExtraDataError, available_default_extras
+    from training.evaluation.metrics import format_metrics
+    from training.fit.run import run_training
+    from training.fit.train import TrainConfig
 
     corpus = _corpus(args.corpus)
     config = TrainConfig(folds=args.folds, n_jobs=args.jobs)
@@ -51,7 +51,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         result = run_training(corpus, model_dir=Path(args.model_dir), extras=extras,
                               datasets_dir=datasets, extra_weight=args.extra_weight,
-                              allow_non_commercial=args.allow_non_commercial, config=config, track=not args.no_mlflow)
+                              allow_non_commercial=args.allow_non_commercial, config=config, track=not args.no_mlflow,
+                              force=args.force)
     except ExtraDataError as exc:
         raise CliError(str(exc)) from exc
     print(f"\nmodel {result.model.version} saved to {result.bundle_dir}")
@@ -61,18 +62,16 @@ def cmd_train(args: argparse.Namespace) -> int:
         thr = f", threshold {c['threshold']:.3f}" if c["threshold"] is not None else ""
         print(f"  {c['label']:<22} {c['family']:<7} cv={c['cv_scores']}{thr}")
     print(format_metrics(result.metrics))
-    from training.real_eval import format_real_eval
+    from training.evaluation.real_eval import format_real_eval
 
     print(format_real_eval(result.real, model_version=result.model.version))
     if result.tracking:
-        t = result.tracking
-        print(f"MLflow run {t['run_id']}, registered version {t['registered_version']}, "
-              f"champion {'moved' if t['promoted'] else 'kept at ' + str(t['previous_champion'])}")
+        print(f"MLflow run {result.tracking['run_id']}, registered version {result.tracking['registered_version']}")
     return 0
 
 
 def _load(model_dir: str, version: str | None):
-    from training.bundle import BundleError, load_bundle
+    from training.runtime.bundle import BundleError, load_bundle
 
     try:
         return load_bundle(model_dir, version)
@@ -81,7 +80,7 @@ def _load(model_dir: str, version: str | None):
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from training.evaluate import evaluate, format_metrics
+    from training.evaluation.metrics import evaluate, format_metrics
 
     model, manifest = _load(args.model_dir, args.version)
     corpus = _corpus(args.corpus)
@@ -92,47 +91,53 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_texts(path: str, column: str) -> list[str]:
+def _read_comments(path: str, column: str, id_column: str) -> tuple[list[str] | None, list[str]]:
+    """(ids or None, texts) from a CSV (its id column is kept when present) or a text file, one per line."""
     p = Path(path)
     if path != "-" and not p.exists():
         raise CliError(f"input file not found: {path}")
-    if path != "-" and p.suffix.lower() == ".csv":
-        import pandas as pd
-
-        try:
-            df = pd.read_csv(p, dtype=str, keep_default_na=False)
-        except Exception as exc:
-            raise CliError(f"{path}: not a readable CSV ({exc})") from exc
-        if column not in df.columns:
-            raise CliError(f"{path}: no column {column!r}; columns are {list(df.columns)}")
-        return df[column].tolist()
-    stream = sys.stdin if path == "-" else p.open(encoding="utf-8")
     try:
-        lines = [line.rstrip("\n") for line in stream]
+        stream = sys.stdin if path == "-" else p.open(encoding="utf-8-sig", newline="")
+        with stream:
+            if path != "-" and p.suffix.lower() == ".csv":
+                reader = csv.DictReader(stream)
+                fields = reader.fieldnames or []
+                if column not in fields:
+                    raise CliError(f"{path}: no column {column!r}; columns are {fields}")
+                rows = list(reader)
+                ids = [r[id_column] or "" for r in rows] if id_column in fields else None
+                return ids, [r[column] or "" for r in rows]
+            lines = [line.rstrip("\r\n") for line in stream]
     except UnicodeDecodeError as exc:
         raise CliError(f"{path}: not UTF-8 text ({exc})") from exc
-    return [line for line in lines if line.strip()]
+    except csv.Error as exc:
+        raise CliError(f"{path}: not a readable CSV ({exc})") from exc
+    return None, [line for line in lines if line.strip()]
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
+    from training.runtime.batch import iter_chunks, result_columns, result_row
+
     model, _ = _load(args.model_dir, args.version)
-    texts = _read_texts(args.input, args.text_column)
+    ids, texts = _read_comments(args.input, args.text_column, args.id_column)
     if not texts:
         raise CliError(f"{args.input}: no comments to classify")
+    flags, urgent = model.flags, model.urgent_label
     out = sys.stdout if args.output == "-" else open(args.output, "w", newline="", encoding="utf-8")
-    writer = csv.writer(out)
-    writer.writerow(["text", "category", "action", *model.flags, *(f"{f}_score" for f in model.flags),
-                     "topic", "topic_score", "route", "urgent", "urgent_score", "evidence"])
-    batch = 512
-    for start in tqdm(range(0, len(texts), batch), desc="classifying", disable=args.output == "-"):
-        chunk = texts[start:start + batch]
-        for text, r in zip(chunk, model.classify(chunk), strict=True):
-            writer.writerow([text, r["category"], r["action"], *(int(r["flags"][f]) for f in model.flags),
-                             *(r["scores"][f] for f in model.flags), r["topic"] or "",
-                             r["topic_scores"][r["topic"]] if r["topic"] else "", r["route"] or "",
-                             int(r["urgent"]), r["urgent_score"], "|".join(e["text"] for e in r["evidence"])])
+    id_cols = [args.id_column] if ids is not None else []
+    writer = csv.DictWriter(out, fieldnames=[*id_cols, "text", *result_columns(flags, urgent)])
+    writer.writeheader()
+    done = 0
+    with tqdm(total=len(texts), desc="classifying", disable=args.output == "-") as bar:
+        for results in iter_chunks(model, texts):
+            for k, r in enumerate(results):
+                i = done + k
+                writer.writerow({**({args.id_column: ids[i]} if ids is not None else {}), "text": texts[i],
+                                 **result_row(r, flags, urgent)})
+            done += len(results)
+            bar.update(len(results))
     if out is not sys.stdout:
         out.close()
         print(f"wrote {len(texts)} rows to {args.output}", file=sys.stderr)
@@ -141,7 +146,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_eval_real(args: argparse.Namespace) -> int:
     """The real-text benchmark on a saved bundle: printed, and written as Markdown."""
-    from training.real_eval import format_real_eval, run_real_eval
+    from training.evaluation.real_eval import format_real_eval, run_real_eval
 
     model, manifest = _load(args.model_dir, args.version)
     datasets = Path(args.datasets_dir) if args.datasets_dir else None
@@ -161,7 +166,7 @@ def cmd_eval_real(args: argparse.Namespace) -> int:
 
 def cmd_lexicon_audit(args: argparse.Namespace) -> int:
     """Every distinct string the мат lexicon matches across the real sets, with counts."""
-    from training.lexicon_audit import run_lexicon_audit
+    from training.evaluation.lexicon_audit import run_lexicon_audit
 
     datasets = Path(args.datasets_dir) if args.datasets_dir else None
     try:
@@ -173,7 +178,7 @@ def cmd_lexicon_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_toxic_benchmark(args: argparse.Namespace) -> int:
-    from training.toxic_benchmark import run_toxic_benchmark
+    from training.experiments.toxic_benchmark import run_toxic_benchmark
 
     try:
         print(run_toxic_benchmark(Path(args.datasets_dir) if args.datasets_dir else None))
@@ -183,7 +188,7 @@ def cmd_toxic_benchmark(args: argparse.Namespace) -> int:
 
 
 def cmd_compare_extras(args: argparse.Namespace) -> int:
-    from training.extras_experiment import compare_extras
+    from training.experiments.extras_experiment import compare_extras
 
     corpus = _corpus(args.corpus)
     print(compare_extras(corpus, args.extra, Path(args.datasets_dir) if args.datasets_dir else None,
@@ -196,8 +201,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from training.analytics import AnalyticsError, analyze, build_frame, parse_timestamps
-    from training.report import write_report
+    from training.reporting.stream_report import write_report
+    from training.runtime.analytics import AnalyticsError, analyze, build_frame, parse_timestamps
 
     path = Path(args.comments)
     if not path.exists():
@@ -240,12 +245,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_retrain(args: argparse.Namespace) -> int:
-    """Corpus + moderators' feedback -> candidate; promoted only when not worse than the champion."""
+    """Corpus + moderators' feedback -> candidate; promoted by the one rule of training/fit/promotion.py."""
     import os
 
-    from training.bundle import BundleError
-    from training.retrain import RetrainError, read_feedback_csv, read_feedback_db, retrain
-    from training.train import TrainConfig
+    from training.fit.retrain import RetrainError, read_feedback_csv, read_feedback_db, retrain
+    from training.fit.train import TrainConfig
+    from training.runtime.bundle import BundleError
 
     try:
         if args.feedback:
@@ -259,7 +264,7 @@ def cmd_retrain(args: argparse.Namespace) -> int:
             feedback = read_feedback_db(url) if url else None
             print("feedback from the feedback database" if url else "no feedback source: corpus only")
         retrain(_corpus(args.corpus), feedback, model_dir=Path(args.model_dir),
-                config=TrainConfig(folds=args.folds, n_jobs=args.jobs), track=not args.no_mlflow)
+                config=TrainConfig(folds=args.folds, n_jobs=args.jobs), track=not args.no_mlflow, force=args.force)
     except (RetrainError, BundleError) as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -296,6 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="CV folds for model and threshold choice")
     p.add_argument("--jobs", type=int, default=2, help="parallel CV jobs")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument("--force", action="store_true",
+                   help="promote the new model even when it is worse than the champion beyond noise")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="print test-split metrics and the quality bars of a saved model")
@@ -307,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", help="CSV or text file, or - for stdin")
     p.add_argument("-o", "--output", default="-", help="output CSV (default stdout)")
     p.add_argument("--text-column", default="text")
+    p.add_argument("--id-column", default="id", help="kept in every output row when the CSV has it (default: id)")
     model_opts(p)
     p.set_defaults(func=cmd_predict)
 
@@ -340,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="report", help="output directory (default: report/)")
     model_opts(p)
     p.set_defaults(func=cmd_report)
-    p = sub.add_parser("retrain", help="retrain with moderators' feedback; promote only if not worse")
+    p = sub.add_parser("retrain", help="retrain with moderators' feedback; promote by the one promotion rule")
     corpus_opt(p)
     p.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
     p.add_argument("--feedback", default=None, metavar="FILE",
@@ -350,6 +358,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--folds", type=int, default=5, help="CV folds for model and threshold choice")
     p.add_argument("--jobs", type=int, default=2, help="parallel CV jobs")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument("--force", action="store_true",
+                   help="promote the candidate even when it is worse than the champion beyond noise")
     p.set_defaults(func=cmd_retrain)
 
     return parser

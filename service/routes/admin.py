@@ -9,11 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
-from service.app import json_error, load_model, public_reason
 from service.deps import require_api_key, require_json_if_body, settings_dep
+from service.errors import json_error
+from service.loading import load_model, public_reason
 from service.schemas import ErrorResponse, ReloadRequest, ReloadResponse
 from service.settings import Settings
-from training.bundle import BundleError
+from training.runtime.bundle import BundleError
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_api_key)])
 log = logging.getLogger("service.admin")

@@ -7,17 +7,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from service.deps import get_loaded_model, require_api_key, require_json, settings_dep
+from service.limits import raise_for, text_size_errors
 from service.model_holder import LoadedModel
 from service.schemas import Comment, error_responses
 from service.settings import Settings
-from training.analytics import SpikeParams, analyze, build_frame, parse_timestamp
+from training.runtime.analytics import SpikeParams, analyze, build_frame, parse_timestamp
+from training.runtime.batch import classify_in_chunks
 
 MAX_ANALYTICS_COMMENTS = 20_000
-CLASSIFY_CHUNK = 2048  # bounds the feature-matrix memory of one classify() pass
 
 router = APIRouter(tags=["analytics"])
 
@@ -128,9 +128,7 @@ class AnalyticsResponse(BaseModel):
 def _compute(loaded: LoadedModel, req: AnalyticsRequest) -> dict[str, Any]:
     """CPU-bound: runs in the threadpool so the event loop keeps serving other requests."""
     texts = [c.text for c in req.comments]
-    results: list[dict[str, Any]] = []
-    for start in range(0, len(texts), CLASSIFY_CHUNK):
-        results.extend(loaded.model.classify(texts[start:start + CLASSIFY_CHUNK]))
+    results = classify_in_chunks(loaded.model, texts)
     frame = build_frame(results, [c.timestamp for c in req.comments], ids=list(range(len(texts))))
     params = SpikeParams(**req.spike.model_dump()) if req.spike else SpikeParams()
     summary = analyze(frame, params=params).as_dict(include_texts=False)
@@ -147,16 +145,11 @@ def _compute(loaded: LoadedModel, req: AnalyticsRequest) -> dict[str, Any]:
 
 def check_limits(req: AnalyticsRequest, settings: Settings) -> None:
     """Limits that come from settings, reported like pydantic errors (same shape as /classify)."""
-    errors: list[dict[str, Any]] = [
-        {"loc": ("body", "comments", i, "text"), "type": "string_too_long",
-         "msg": f"text has {len(c.text)} characters, the limit is {settings.max_text_chars}"}
-        for i, c in enumerate(req.comments) if len(c.text) > settings.max_text_chars
-    ]
+    errors = text_size_errors([c.text for c in req.comments], settings)
     if req.spike and req.spike.min_history_days > req.spike.window_days:
         errors.append({"loc": ("body", "spike", "min_history_days"), "type": "value_error",
                        "msg": "min_history_days cannot exceed window_days"})
-    if errors:
-        raise RequestValidationError(errors)
+    raise_for(errors)
 
 
 @router.post("/analytics", response_model=AnalyticsResponse, responses=ERRORS,

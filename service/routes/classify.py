@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 
 from service.deps import get_loaded_model, require_api_key, require_json, settings_dep
+from service.limits import batch_size_errors, raise_for, text_size_errors
 from service.model_holder import LoadedModel
 from service.schemas import ClassifyRequest, ClassifyResponse, error_responses
 from service.settings import Settings
@@ -16,21 +16,6 @@ from service.settings import Settings
 router = APIRouter(tags=["classify"])
 
 ERRORS = error_responses("invalid comments: the details name the index and field")
-
-
-def check_limits(req: ClassifyRequest, settings: Settings) -> None:
-    """The limits that come from settings (MAX_BATCH, MAX_TEXT_CHARS), reported like pydantic errors."""
-    errors: list[dict[str, Any]] = []
-    if len(req.comments) > settings.max_batch:
-        errors.append({"loc": ("body", "comments"), "type": "too_long",
-                       "msg": f"too many comments: {len(req.comments)}, the limit is {settings.max_batch}"})
-    for i, c in enumerate(req.comments):
-        if len(c.text) > settings.max_text_chars:
-            errors.append({"loc": ("body", "comments", i, "text"), "type": "string_too_long",
-                           "msg": f"text has {len(c.text)} characters, "
-                                  f"the limit is {settings.max_text_chars}"})
-    if errors:
-        raise RequestValidationError(errors)
 
 
 @router.post("/classify", response_model=ClassifyResponse, responses=ERRORS,
@@ -45,8 +30,8 @@ async def classify(
     """One result per comment, in order, `id` echoed; the batch is scored in one vectorised call off the
     event loop, on the model snapshot taken when the request started."""
     request.state.n_comments = len(req.comments)
-    check_limits(req, settings)
     texts = [c.text for c in req.comments]
+    raise_for(batch_size_errors(len(texts), settings) + text_size_errors(texts, settings))
     if settings.log_texts:
         request.state.log_texts = texts
     results = await run_in_threadpool(loaded.model.classify, texts)

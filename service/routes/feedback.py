@@ -13,37 +13,24 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
 
 from service.deps import require_api_key, settings_dep
-from service.feedback_store import TOPIC_KEY, FeedbackStore, store_for
+from service.limits import raise_for, text_size_errors
 from service.settings import Settings
-from training.taxonomy import Taxonomy, default_taxonomy
+from training.runtime.feedback.rules import TOPIC_KEY
+from training.runtime.feedback.store import FeedbackError, FeedbackStore, store_for
+from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
 router = APIRouter(tags=["feedback"])
 
 
 def _build_feedback_model(taxonomy: Taxonomy) -> type[BaseModel]:
-    """The request model, its flag and urgency fields named by the taxonomy (no label literals here)."""
-    nq, urgent, topics = taxonomy.no_question_flag, taxonomy.urgent, set(taxonomy.topic_ids)
+    """The request model, its flag and urgency fields named by the taxonomy (no label literals here). The
+    consistency of the labels is the feedback store's rule (training/runtime/feedback/rules.py)."""
+    urgent = taxonomy.urgent
 
     def strip_required(value: str, info: ValidationInfo) -> str:
         value = value.strip()
         if not value:
             raise ValueError(f"{info.field_name} must not be empty")
-        return value
-
-    def check_topic(value: str | None, info: ValidationInfo) -> str | None:
-        value = (value or "").strip() or None
-        if value is not None and value not in topics:
-            raise ValueError(f"unknown topic {value!r}; expected one of {sorted(topics)}")
-        if nq in info.data:  # absent when the flag itself failed validation
-            if info.data[nq] and value is not None:
-                raise ValueError(f"topic must be empty when {nq} is true")
-            if not info.data[nq] and value is None:
-                raise ValueError(f"topic is required when {nq} is false (actionable comments need a topic)")
-        return value
-
-    def check_urgent(value: bool, info: ValidationInfo) -> bool:
-        if value and TOPIC_KEY in info.data and info.data[TOPIC_KEY] is None:
-            raise ValueError(f"{urgent} requires a topic")
         return value
 
     fields: dict[str, Any] = {
@@ -60,11 +47,7 @@ def _build_feedback_model(taxonomy: Taxonomy) -> type[BaseModel]:
     return create_model(
         "FeedbackIn",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
-        __validators__={
-            "_strip": field_validator("id", "text", "moderator")(strip_required),
-            "_topic": field_validator(TOPIC_KEY)(check_topic),
-            "_urgent": field_validator(urgent)(check_urgent),
-        },
+        __validators__={"_strip": field_validator("id", "text", "moderator")(strip_required)},
         **fields,
     )
 
@@ -90,12 +73,12 @@ def post_feedback(
 ) -> dict[str, Any]:
     """Upsert by comment id; every change is kept in the history with the moderator and the time."""
     data = item.model_dump()
-    if len(data["text"]) > settings.max_text_chars:
-        raise RequestValidationError([{"loc": ("body", "text"), "type": "string_too_long",
-                                       "msg": f"text has {len(data['text'])} characters, "
-                                              f"the limit is {settings.max_text_chars}"}])
-    labels = {k: data[k] for k in store.label_keys}
-    return store.upsert(data["id"], data["text"], labels, data["moderator"])
+    raise_for(text_size_errors([data["text"]], settings, loc=lambda _: ("body", "text")))
+    try:
+        return store.upsert(data["id"], data["text"], {k: data[k] for k in store.label_keys}, data["moderator"])
+    except FeedbackError as exc:
+        raise RequestValidationError([{"loc": ("body", field), "type": "value_error", "msg": message}
+                                      for field, message in exc.problems]) from exc
 
 
 @router.get("/feedback/export", dependencies=[Depends(require_api_key)],

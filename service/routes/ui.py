@@ -10,7 +10,6 @@ import csv
 import hashlib
 import io
 import json
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +18,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from service.deps import get_holder, settings_dep
+from service.deps import api_key_valid, get_holder, settings_dep
+from service.limits import too_long
 from service.model_holder import ModelHolder
 from service.settings import Settings
-from training.taxonomy import Taxonomy, default_taxonomy
+from training.runtime.batch import classify_in_chunks, result_columns, result_row
+from training.runtime.feedback.rules import label_rules
+from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
 router = APIRouter(tags=["ui"], include_in_schema=False)
 
@@ -102,6 +104,9 @@ def _page_context(taxonomy: Taxonomy) -> dict[str, Any]:
         "categories": [(c["id"], c["name_ru"]) for c in raw["categories"]],
         "actions": [(a["id"], a["name_ru"]) for a in raw["actions"]],
         "max_rows": UI_MAX_ROWS,
+        # The page's script takes the label rules and the CSV columns from the server, never its own copy.
+        "page_data": {"label_rules": label_rules(taxonomy).as_dict(),
+                      "result_columns": result_columns(taxonomy.flags, taxonomy.urgent)},
     }
 
 
@@ -115,11 +120,6 @@ def _render(request: Request, status: int = 200, **ctx: Any) -> HTMLResponse:
 @router.get("/ui", response_class=HTMLResponse)
 def ui_page(request: Request) -> HTMLResponse:
     return _render(request)
-
-
-def _check_key(api_key: str, settings: Settings) -> bool:
-    keys = settings.api_key_set
-    return not keys or any(secrets.compare_digest(api_key.strip(), k) for k in keys)
 
 
 def _rows_for_template(items: list[tuple[str, str]], results: list[dict[str, Any]],
@@ -138,6 +138,7 @@ def _rows_for_template(items: list[tuple[str, str]], results: list[dict[str, Any
             "route": r["route"] or "", "urgent": bool(r["urgent"]),
             "flags": {f: bool(v) for f, v in r["flags"].items()}, "scores": r["scores"],
             "evidence": [e["text"] for e in r.get("evidence", [])],
+            "row": result_row(r, taxonomy.flags, taxonomy.urgent),  # the CSV download's cells
         })
     return rows
 
@@ -153,7 +154,7 @@ async def ui_classify(
 ) -> HTMLResponse:
     """Classify what was pasted and/or uploaded and render the results table."""
     keep = {"pasted": text, "api_key": api_key}
-    if not _check_key(api_key, settings):
+    if not api_key_valid(api_key, settings):
         return _render(request, 401, error="Нужен действующий API-ключ (поле «API-ключ»).", **keep)
     loaded = holder.get()
     if loaded is None:
@@ -170,17 +171,15 @@ async def ui_classify(
             raise UiInputError("Нет комментариев: вставьте текст (по одному комментарию в строке) или выберите файл.")
         if len(items) > UI_MAX_ROWS:
             raise UiInputError(f"Слишком много комментариев: {len(items)}, за раз можно не больше {UI_MAX_ROWS}.")
-        too_long = [i + 1 for i, (_, t) in enumerate(items) if len(t) > settings.max_text_chars]
-        if too_long:
-            raise UiInputError(f"Комментарии № {', '.join(map(str, too_long[:10]))} длиннее "
+        long_ones = [i + 1 for i in too_long([t for _, t in items], settings.max_text_chars)]
+        if long_ones:
+            raise UiInputError(f"Комментарии № {', '.join(map(str, long_ones[:10]))} длиннее "
                                f"{settings.max_text_chars} символов.")
     except UiInputError as exc:
         return _render(request, 400, error=str(exc), **keep)
     ids = [cid or comment_id(t) for cid, t in items]
     texts = [t for _, t in items]
-    results: list[dict[str, Any]] = []
-    for start in range(0, len(texts), settings.max_batch):
-        results += await run_in_threadpool(loaded.model.classify, texts[start:start + settings.max_batch])
+    results = await run_in_threadpool(classify_in_chunks, loaded.model, texts)
     rows = _rows_for_template(list(zip(ids, texts, strict=True)), results, default_taxonomy())
     counts: dict[str, int] = {}
     for r in rows:

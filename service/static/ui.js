@@ -22,7 +22,8 @@
   var dataNode = document.getElementById("results-data");
   if (!dataNode) return;
   var results = JSON.parse(dataNode.textContent);
-  var tax = JSON.parse(document.getElementById("taxonomy-data").textContent);
+  var page = JSON.parse(document.getElementById("taxonomy-data").textContent);
+  var tax = page.label_rules;  // the server's rules (GET /labels serves the same), never a copy of our own
   var rows = Array.prototype.slice.call(document.querySelectorAll("tr.result-row"));
 
   // --- filters ---------------------------------------------------------------------------------
@@ -49,10 +50,22 @@
   // --- corrections -----------------------------------------------------------------------------
   var tpl = document.getElementById("editor-template");
 
+  function ruleApplies(form, rule) {
+    return form.elements[rule.when].checked === rule.value;
+  }
+
   function syncTopic(form) {
-    var nq = form.elements[tax.no_question].checked;
-    form.elements.topic.disabled = nq;
-    if (nq) form.elements.topic.value = "";
+    // A rule that says the topic must be empty disables the topic field while it applies.
+    var empty = tax.topic_rules.some(function (rule) { return rule.topic === "empty" && ruleApplies(form, rule); });
+    form.elements[tax.topic_key].disabled = empty;
+    if (empty) form.elements[tax.topic_key].value = "";
+  }
+
+  function brokenRules(form) {
+    var hasTopic = !!form.elements[tax.topic_key].value;
+    return tax.topic_rules.filter(function (rule) {
+      return ruleApplies(form, rule) && (rule.topic === "empty" ? hasTopic : !hasTopic);
+    });
   }
 
   function openEditor(tr) {
@@ -65,7 +78,9 @@
     form.elements.topic.value = r.topic || "";
     form.elements[tax.urgent].checked = !!r.urgent;
     syncTopic(form);
-    form.elements[tax.no_question].addEventListener("change", function () { syncTopic(form); });
+    tax.topic_rules.forEach(function (rule) {
+      form.elements[rule.when].addEventListener("change", function () { syncTopic(form); });
+    });
     form.querySelector(".cancel-btn").addEventListener("click", function () {
       form.closest("tr").remove();
     });
@@ -90,6 +105,12 @@
       status.textContent = "Укажите имя модератора вверху страницы.";
       status.className = "editor-status failed";
       moderatorInput.focus();
+      return;
+    }
+    var broken = brokenRules(form);
+    if (broken.length) {
+      status.textContent = broken.map(function (rule) { return rule.message; }).join("; ");
+      status.className = "editor-status failed";
       return;
     }
     localStorage.setItem("triage.moderator", moderator);
@@ -138,17 +159,14 @@
   }
 
   document.getElementById("download").addEventListener("click", function () {
-    var head = ["id", "text", "category", "action"].concat(tax.flags,
-      ["topic", "topic_name", "route", tax.urgent, "evidence", "corrected_by"]);
-    head = head.concat(tax.flags.map(function (f) { return "corrected_" + f; }),
-                       ["corrected_topic", "corrected_" + tax.urgent]);
+    var cols = page.result_columns;
+    var head = ["id", "text"].concat(cols, ["topic_name", "corrected_by"],
+      tax.flags.map(function (f) { return "corrected_" + f; }), ["corrected_topic", "corrected_" + tax.urgent]);
     var lines = [head.map(csvCell).join(",")];
     results.forEach(function (r) {
       var c = r.corrected;
-      var cells = [r.id, r.text, r.category, r.action]
-        .concat(tax.flags.map(function (f) { return r.flags[f] ? 1 : 0; }))
-        .concat([r.topic || "", r.topic_ru || "", r.route || "", r.urgent ? 1 : 0, r.evidence.join("|"),
-                 c ? c.moderator : ""])
+      var cells = [r.id, r.text].concat(cols.map(function (k) { return r.row[k]; }), [r.topic_ru || "",
+                   c ? c.moderator : ""])
         .concat(tax.flags.map(function (f) { return c ? (c[f] ? 1 : 0) : ""; }))
         .concat([c ? (c.topic || "") : "", c ? (c[tax.urgent] ? 1 : 0) : ""]);
       lines.push(cells.map(csvCell).join(","));

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from training.corpus import HARD_NEGATIVE_MARKERS, category_of, read_corpus, validate_corpus
-from training.taxonomy import default_taxonomy
-from training.text.profanity import ProfanityLexicon
+import pytest
+
+from training.datasets.corpus import HARD_NEGATIVE_MARKERS, category_of, read_corpus, validate_corpus
+from training.runtime.taxonomy import default_taxonomy
+from training.runtime.text.profanity import ProfanityLexicon
 
 TAX = default_taxonomy()
 
 
+@pytest.mark.slow
 def test_validation_passes_with_targets() -> None:
     report = validate_corpus(read_corpus(), check_targets=True)
     assert report.ok, "\n".join(report.errors)

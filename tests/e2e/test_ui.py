@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from training.taxonomy import default_taxonomy
+from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
 CHROMIUM = "/usr/bin/chromium"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from training.taxonomy import ACTIONABLE, default_taxonomy
+from training.runtime.taxonomy import ACTIONABLE, default_taxonomy
 
 TAX = default_taxonomy()
 NQ = TAX.no_question_flag
@@ -126,10 +126,8 @@ def classify(trained_model):
     return run
 
 
-def test_case_counts() -> None:
-    assert len(INVARIANCE) >= 10
-    assert len(CLEAN_COMPLAINTS) >= 5 and len(NEUTRAL_REPLIES) >= 5
-    assert len(MUST_PASS) >= 40
+def test_cases_cover_the_taxonomy() -> None:
+    """The behaviour cases cover every category and topic of data/taxonomy.yaml (fails when it grows)."""
     assert {c for _, c, _, _ in MUST_PASS} == set(TAX.categories)
     assert {t for _, _, t, _ in MUST_PASS} - {None} == set(TAX.topic_ids)
     assert any(u for *_, u in MUST_PASS)

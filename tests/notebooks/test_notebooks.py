@@ -12,7 +12,9 @@ import pytest
 from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
 
-from training.bundle import read_manifest
+from training.runtime.bundle import read_manifest
+
+pytestmark = pytest.mark.slow  # trains models or executes notebooks
 
 KERNEL = "python3"
 CELL_TIMEOUT_S = 300

@@ -9,7 +9,7 @@ import joblib
 import pytest
 from sklearn.pipeline import Pipeline
 
-from training.bundle import MANIFEST_FILE, MODEL_FILE, sha256_of
+from training.runtime.bundle import MANIFEST_FILE, MODEL_FILE, sha256_of
 
 ROADS_TEXT = "Третий месяц яма на дороге у дома 12 по Садовой, когда заделают?"
 BODY = {"comments": [{"text": ROADS_TEXT}]}

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from training.taxonomy import default_taxonomy
+from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
 SURGE_TOPIC = "waste_snow"

@@ -6,7 +6,7 @@ import json
 import logging
 
 from service.logging_setup import ACCESS_LOGGER
-from training.taxonomy import ACTIONABLE, default_taxonomy
+from training.runtime.taxonomy import ACTIONABLE, default_taxonomy
 
 TAX = default_taxonomy()
 PROFANE = "когда уже эту б**дскую дорогу сделают на Ленина 5"
@@ -27,7 +27,6 @@ def test_contract_order_ids_and_fields(api, trained_model):
         assert set(res["topic_scores"]) == set(TAX.topic_ids)
         assert all(0.0 <= s <= 1.0 for s in [*res["scores"].values(), *res["topic_scores"].values()])
         assert 0.0 <= res["urgent_score"] <= 1.0
-        assert res["category"] in TAX.categories and res["action"] in TAX.actions
         assert res["route"] == TAX.route_for(res["topic"])
         for key in ("category", "action", "flags", "topic", "urgent", "route", "evidence"):
             assert res[key] == exp[key], key

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 
 from service.routes.feedback import router as feedback_router
 from service.settings import Settings
-from training.corpus import columns
-from training.taxonomy import default_taxonomy
+from training.datasets.corpus import columns
+from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
 NQ = TAX.no_question_flag

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from training.taxonomy import default_taxonomy
+from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
 ROADS_TEXT = "Третий месяц яма на дороге у дома 12 по Садовой, когда заделают?"

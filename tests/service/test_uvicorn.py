@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from training.taxonomy import default_taxonomy
+from training.runtime.taxonomy import default_taxonomy
 
 PROFANE = "когда уже эту б**дскую дорогу сделают на Ленина 5"
 

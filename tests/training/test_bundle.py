@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from training.bundle import (
+from training.runtime.bundle import (
     LATEST,
     MANIFEST_FILE,
     MODEL_FILE,
@@ -122,3 +122,29 @@ def test_missing_model_file_and_broken_manifest(bundle_dir) -> None:
     (bundle_dir / version / MANIFEST_FILE).write_text("{broken", encoding="utf-8")
     with pytest.raises(BundleError, match="not valid JSON"):
         load_bundle(bundle_dir)
+
+
+@pytest.mark.parametrize("lib", ["scikit-learn", "numpy"])
+def test_other_library_minor_version_is_refused_unless_allowed(bundle_dir, monkeypatch, lib) -> None:
+    version = latest_version(bundle_dir)
+    path = bundle_dir / version / MANIFEST_FILE
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    major, minor, *_ = manifest["library_versions"][lib].split(".")
+    manifest["library_versions"][lib] = f"{major}.{int(minor) + 1}.0"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(BundleError, match=f"{lib} {major}.{int(minor) + 1}.0 in the bundle"):
+        load_bundle(bundle_dir)
+    model, _ = load_bundle(bundle_dir, allow_library_mismatch=True)
+    assert len(model.classify(TEXTS)) == 3
+    monkeypatch.setenv("ALLOW_LIBRARY_MISMATCH", "1")
+    assert load_bundle(bundle_dir)[0].version == version
+
+
+def test_a_patch_release_is_accepted(bundle_dir) -> None:
+    version = latest_version(bundle_dir)
+    path = bundle_dir / version / MANIFEST_FILE
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    major, minor, *_ = manifest["library_versions"]["numpy"].split(".")
+    manifest["library_versions"]["numpy"] = f"{major}.{minor}.999"
+    path.write_text(json.dumps(manifest), encoding="utf-8")
+    assert load_bundle(bundle_dir)[0].version == version

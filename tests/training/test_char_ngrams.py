@@ -7,8 +7,8 @@ import pickle
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from training.text.char_ngrams import FastCharNgramTfidf
-from training.text.normalize import normalize_text
+from training.runtime.text.char_ngrams import FastCharNgramTfidf
+from training.runtime.text.normalize import normalize_text
 
 PARAMS = dict(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=False,
               max_features=150_000, dtype=np.float32)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.extras import DEFAULT_DATASETS_DIR, ExtraDataError, kursk_topic, load_extras
-from training.taxonomy import default_taxonomy
+from training.datasets.extras import DEFAULT_DATASETS_DIR, ExtraDataError, kursk_topic, load_extras
+from training.runtime.taxonomy import default_taxonomy
 
 needs_datasets = pytest.mark.skipif(not DEFAULT_DATASETS_DIR.is_dir(), reason="../shared/datasets not present")
 

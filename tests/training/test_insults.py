@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from training.text.insults import FEATURES, RudeWordFeatures
-from training.text.normalize import normalize_text
+from training.runtime.text.insults import FEATURES, RudeWordFeatures
+from training.runtime.text.normalize import normalize_text
 
 RUDE = RudeWordFeatures(weight=1.0)
 

@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import joblib
 import pytest
 
-from training.text.lemmatize import Lemmatizer, tokenize
-from training.text.normalize import normalize_text
+from training.runtime.text.lemmatize import Lemmatizer, tokenize
+from training.runtime.text.normalize import normalize_text
 
 
 @pytest.mark.parametrize("text,expected", [

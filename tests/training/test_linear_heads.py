@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.features import build_feature_pipeline
-from training.heads import TriageHeads, make_estimator
+from training.fit.candidates import make_estimator
+from training.runtime.features import build_feature_pipeline
+from training.runtime.heads import TriageHeads
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def test_compiled_probabilities_equal_sklearn(features_and_labels, spec):
 def test_unsupported_estimator_is_refused():
     from sklearn.naive_bayes import MultinomialNB
 
-    from training.linear_heads import CompiledLinearHeads
+    from training.runtime.linear_heads import CompiledLinearHeads
 
     nb = MultinomialNB().fit(np.eye(3), [0, 1, 1])
     with pytest.raises(TypeError, match="cannot compile"):
@@ -42,7 +43,7 @@ def test_unsupported_estimator_is_refused():
 
 
 def test_fast_pipeline_path_equals_pipeline_predict_proba(trained_model, corpus):
-    from training.model import pipeline_proba
+    from training.runtime.model import pipeline_proba
 
     texts = corpus["text"].head(200).tolist()
     fast = pipeline_proba(trained_model.pipeline, texts)

@@ -8,7 +8,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from training.text.normalize import (
+from training.runtime.text.normalize import (
     EMAIL_TOKEN,
     MENTION_TOKEN,
     NUMBER_TOKEN,
@@ -208,11 +208,6 @@ def test_innocent_text_is_not_mangled(raw: str, expected: str | tuple[str, ...])
     accepted = expected if isinstance(expected, tuple) else (expected,)
     got = normalize_text(raw)
     assert got in accepted, f"innocent text {raw!r} mangled into {got!r} (expected one of {accepted})"
-
-
-def test_table_sizes() -> None:
-    assert len(DISGUISED) >= 50
-    assert len(INNOCENT) >= 50
 
 
 @pytest.mark.parametrize("raw", ["Привет 👍 спасибо 🙏", "ок👍🏻", "😡😡😡 ужас", "класс❤️"])

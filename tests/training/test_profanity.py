@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from training.extras import DEFAULT_DATASETS_DIR
-from training.text.profanity import ProfanityLexicon, is_profane_word
+from training.datasets.extras import DEFAULT_DATASETS_DIR
+from training.runtime.text.profanity import ProfanityLexicon, is_profane_word
 
 LEX = ProfanityLexicon()
 
@@ -149,9 +149,6 @@ def test_audit_disguises_still_caught(word: str) -> None:
     assert [s.text for s in LEX.find(f"ну {word} какой-то")] == [word]
 
 
-def test_case_counts() -> None:
-    assert len(PROFANE) >= 40
-    assert len(INNOCENT) >= 40
 
 
 @pytest.mark.parametrize("text,word", PROFANE, ids=[w for _, w in PROFANE])

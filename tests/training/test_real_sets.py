@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from training import real_sets as rs
 from training.cli import main
-from training.corpus import canonical_text
-from training.extras import load_extras
-from training.real_eval import flat_real_metrics, format_real_eval, run_real_eval
+from training.datasets import real_sets as rs
+from training.datasets.corpus import canonical_text
+from training.datasets.extras import load_extras
+from training.evaluation.real_eval import flat_real_metrics, format_real_eval, run_real_eval
 
 ROOT = rs.DEFAULT_DATASETS_DIR
 needs_datasets = pytest.mark.skipif(not ROOT.is_dir(), reason="../shared/datasets not present")
@@ -99,6 +99,7 @@ def test_eval_real_cli_errors_clearly(trained_model_dir, tmp_path, capsys):
 
 
 @needs_datasets
+@pytest.mark.slow
 def test_lexicon_audit_lists_matches_with_counts(tmp_path, capsys):
     out = tmp_path / "audit.tsv"
     assert main(["lexicon-audit", "--out", str(out)]) == 0

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 import csv
 import shutil
 
 import pytest
 
-from training.bundle import latest_version, read_manifest
 from training.cli import main as cli_main
-from training.corpus import columns
-from training.retrain import (
-    RetrainError,
-    merge_feedback,
-    read_feedback_csv,
-    retrain,
-    should_promote,
-    text_key,
-)
-from training.taxonomy import default_taxonomy
-from training.train import TrainConfig
+from training.datasets.corpus import columns
+from training.fit.retrain import RetrainError, merge_feedback, read_feedback_csv, retrain, text_key
+from training.fit.train import TrainConfig
+from training.runtime.bundle import latest_version, read_manifest
+from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
 NQ = TAX.no_question_flag
@@ -77,7 +69,7 @@ def test_retrain_prints_table_and_follows_the_rule(tmp_path, monkeypatch, capsys
     import mlflow
     from mlflow import MlflowClient
 
-    from training.tracking import CHAMPION, EXPERIMENT, REGISTERED_MODEL
+    from training.fit.tracking import CHAMPION, EXPERIMENT, REGISTERED_MODEL
 
     model_dir = tmp_path / "models"
     shutil.copytree(trained_model_dir, model_dir)
@@ -92,9 +84,9 @@ def test_retrain_prints_table_and_follows_the_rule(tmp_path, monkeypatch, capsys
                      config=TrainConfig(folds=3, families=("logreg",), progress=False))
     out = capsys.readouterr().out
     print(out)
-    assert "champion F1" in out and "candidate F1" in out and "delta" in out and "verdict:" in out
+    assert "paired bootstrap on the fixed test split" in out and "promotion:" in out
     for label in [*TAX.flags, TAX.urgent, "flags_macro_f1"]:
-        assert label in result.table
+        assert label in out
     assert "dropped (text or id of a test-split row; feedback never lands in the test split): 1" in out
     assert result.merge.dropped_test == 1
     assert result.champion_version == champion_version
@@ -102,11 +94,11 @@ def test_retrain_prints_table_and_follows_the_rule(tmp_path, monkeypatch, capsys
     assert manifest["train_rows"] == (corpus["split"] == "train").sum() + 2
     assert manifest["test_rows"] == (corpus["split"] == "test").sum()
 
-    expected = should_promote(result.champion_metrics, result.candidate_metrics)
-    assert result.decision.promote == expected.promote
+    # Both pointers follow the decision together.
+    assert result.decision.comparison is not None and result.decision.comparison.rows == manifest["test_rows"]
     client = MlflowClient(uri)
     registered = result.tracking["registered_version"]
-    if expected.promote:
+    if result.decision.promote:
         assert latest_version(model_dir) == result.candidate_version
         assert client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION).version == registered
         assert "PROMOTE" in out
@@ -115,26 +107,6 @@ def test_retrain_prints_table_and_follows_the_rule(tmp_path, monkeypatch, capsys
         assert "KEEP CHAMPION" in out
         with pytest.raises(Exception):  # noqa: B017 - MLflow raises its own error when no alias is set
             client.get_model_version_by_alias(REGISTERED_MODEL, CHAMPION)
-
-
-def _metrics(macro: float, **f1: float) -> dict:
-    labels = {label: {"f1": f1.get(label, 0.9)} for label in [*TAX.flags, TAX.urgent]}
-    return {"flags_macro_f1": macro, "labels": labels}
-
-
-def test_should_promote_both_branches():
-    champ = _metrics(0.90)
-    assert should_promote(champ, _metrics(0.90))  # equal is not worse
-    assert should_promote(champ, _metrics(0.91, **{TAX.flags[0]: 0.885}))  # a drop of 0.015 is tolerated
-    assert should_promote(None, _metrics(0.5)).reasons == ["no champion to compare with"]
-
-    lower = should_promote(champ, _metrics(0.8999))
-    assert not lower and "macro-F1" in lower.reasons[0]
-    drop = should_promote(champ, _metrics(0.92, **{TAX.urgent: 0.87}))  # urgent drops 0.03
-    assert not drop and TAX.urgent in drop.reasons[0]
-    worse = copy.deepcopy(champ)
-    worse["labels"][TAX.flags[1]]["f1"] = 0.879
-    assert not should_promote(champ, {**worse, "flags_macro_f1": 0.95})
 
 
 def test_bad_feedback_source_is_a_clear_error(tmp_path, capsys):
@@ -148,4 +120,5 @@ def test_bad_feedback_source_is_a_clear_error(tmp_path, capsys):
     db = tmp_path / "empty.db"
     assert cli_main(["retrain", "--database-url", f"sqlite:///{db}", "--model-dir", str(tmp_path / "m"),
                      "--no-mlflow"]) == 2
-    assert "cannot read table 'feedback'" in capsys.readouterr().err
+    assert "the database has no 'feedback' table" in capsys.readouterr().err
+    assert not db.exists() or "feedback" not in db.read_bytes().decode("latin-1")  # no empty table was created

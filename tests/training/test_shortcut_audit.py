@@ -6,8 +6,8 @@ import random
 
 import pandas as pd
 
-from training.shortcut_audit import CUES, MAX_MODERATION_AUC, audit_shortcuts, surface_cues
-from training.taxonomy import default_taxonomy
+from training.datasets.shortcut_audit import CUES, MAX_MODERATION_AUC, audit_shortcuts, surface_cues
+from training.runtime.taxonomy import default_taxonomy
 
 NAMES = ["Марина", "Олег", "Светлана", "Игорь", "Анна", "Павел", "Ольга", "Денис"]
 WORDS = "дорога двор мусор автобус школа свет вода снег лавочка площадка подъезд крыша".split()

@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from training.taxonomy import (
+from training.runtime.taxonomy import (
     ACTIONABLE,
     DEFAULT_TAXONOMY_PATH,
     TaxonomyError,

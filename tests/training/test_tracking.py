@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from training.evaluate import flat_metrics
+from training.evaluation.metrics import flat_metrics
 
 
 @pytest.fixture
@@ -14,29 +14,35 @@ def tracking(tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_logged_pyfunc_model_predicts_and_champion_moves_only_when_not_worse(tracking, trained_model_dir,
-                                                                              trained_model, corpus):
+def test_logged_pyfunc_model_predicts_like_the_bundle_and_the_alias_moves_with_latest(
+        tracking, trained_model_dir, trained_model, corpus):
     import mlflow
 
-    from training.bundle import latest_version, read_manifest
-    from training.evaluate import evaluate
-    from training.tracking import champion_metric, log_training_run
+    from training.evaluation.metrics import evaluate
+    from training.fit.promotion import move_pointers
+    from training.fit.tracking import champion_version, log_training_run
+    from training.runtime.batch import result_columns
+    from training.runtime.bundle import latest_version, read_manifest
 
     bundle = trained_model_dir / latest_version(trained_model_dir)
     test = corpus[corpus["split"] == "test"].head(200).reset_index(drop=True)
     metrics = flat_metrics(evaluate(trained_model, test))
     first = log_training_run(bundle_dir=bundle, params={"note": "first"}, metrics=metrics, plots=[],
                              data_hash=read_manifest(trained_model_dir)["data_hash"], head_choices=[])
-    assert first["promoted"] and str(first["registered_version"]) == "1"
+    assert str(first["registered_version"]) == "1" and champion_version() is None  # logging never promotes
     assert (tracking / "mlartifacts").is_dir()  # artifacts beside the throw-away tracking DB
-
-    worse = {**metrics, "test_flags_macro_f1": metrics["test_flags_macro_f1"] - 0.1}
-    second = log_training_run(bundle_dir=bundle, params={"note": "worse"}, metrics=worse, plots=[],
+    second = log_training_run(bundle_dir=bundle, params={"note": "second"}, metrics=metrics, plots=[],
                               data_hash="x", head_choices=[])
-    assert not second["promoted"] and str(second["previous_champion"]) == "1"
-    client = mlflow.MlflowClient()
-    version, value = champion_metric(client)
-    assert str(version) == "1" and value == pytest.approx(metrics["test_flags_macro_f1"])
+    model_dir = tracking / "models"
+    import shutil
+
+    shutil.copytree(trained_model_dir, model_dir)
+    assert move_pointers(model_dir, bundle.name, second["registered_version"])
+    assert str(champion_version()) == "2" and latest_version(model_dir) == bundle.name
+    # A pointer that cannot move takes the alias back with it.
+    with pytest.raises(Exception):  # noqa: B017 - BundleError: no such bundle
+        move_pointers(model_dir, "no-such-version", first["registered_version"])
+    assert str(champion_version()) == "2" and latest_version(model_dir) == bundle.name
 
     texts = ["В подъезде сильно пахнет газом, срочно!!!", "Спасибо за работу!", "х*йня а не дорога на Ленина"]
     model = mlflow.pyfunc.load_model(first["model_uri"])
@@ -44,3 +50,4 @@ def test_logged_pyfunc_model_predicts_and_champion_moves_only_when_not_worse(tra
     expected = trained_model.classify(texts)
     assert list(out["category"]) == [r["category"] for r in expected]
     assert list(out["topic"]) == [r["topic"] or "" for r in expected]
+    assert list(out.columns) == result_columns(trained_model.flags, trained_model.urgent_label)

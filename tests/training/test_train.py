@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
-from training.train import TrainConfig, train_model
+from training.fit.train import TrainConfig, train_model
+
+pytestmark = pytest.mark.slow  # trains models or executes notebooks
 
 
 def _slice(corpus: pd.DataFrame, n: int = 900) -> pd.DataFrame:
@@ -43,7 +46,8 @@ def test_fold_matrices_equal_a_pipeline_fitted_on_the_fold(corpus):
     """CV fits vectorisers inside each fold: the fast path must equal fitting the pipeline on those rows."""
     import numpy as np
 
-    from training.features import StatelessParts, build_feature_pipeline
+    from training.fit.folds import StatelessParts
+    from training.runtime.features import build_feature_pipeline
 
     texts = _slice(corpus, 500)["text"].tolist()
     parts = StatelessParts(build_feature_pipeline(), texts)
@@ -60,7 +64,7 @@ def test_fold_matrices_equal_a_pipeline_fitted_on_the_fold(corpus):
 def test_real_rate_threshold_rises_as_the_base_rate_falls():
     import numpy as np
 
-    from training.thresholds import real_rate_threshold
+    from training.fit.thresholds import real_rate_threshold
 
     rng = np.random.default_rng(0)
     y = np.r_[np.ones(300), np.zeros(3000)].astype(int)
@@ -79,7 +83,8 @@ def test_real_rate_threshold_rises_as_the_base_rate_falls():
 
 def test_fit_all_leaves_the_pipeline_fitted_as_fit_transform_would(corpus):
     """The final model reuses CV's normalised and lemmatised texts: same matrix, same fitted pipeline."""
-    from training.features import StatelessParts, build_feature_pipeline
+    from training.fit.folds import StatelessParts
+    from training.runtime.features import build_feature_pipeline
 
     rows = _slice(corpus, 500)["text"].tolist()
     texts, unseen = rows[:400], rows[400:]

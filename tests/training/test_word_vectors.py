@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from training.features import build_feature_pipeline
-from training.text.word_vectors import NavecMeanVectors
+from training.runtime.features import build_feature_pipeline
+from training.runtime.text.word_vectors import NavecMeanVectors
 
 
 def _vec(model: NavecMeanVectors, text: str) -> np.ndarray:
