@@ -26,20 +26,21 @@ def get_loaded_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> Loa
     return loaded
 
 
-def api_key_valid(given: str, settings: Settings) -> bool:
-    """True when no keys are configured or `given` is one of them. Constant-time per key, on UTF-8 bytes
-    (compare_digest refuses non-ASCII str), and every key is compared so timing does not tell which matched."""
+def api_key_valid(given: bytes, settings: Settings) -> bool:
+    """True when no keys are configured or `given` (raw bytes) is one of them, as UTF-8. Constant-time per
+    key on bytes (compare_digest refuses non-ASCII str), and every key is compared so timing does not tell
+    which one matched."""
     keys = settings.api_key_set
     if not keys:
         return True
-    given_bytes = given.strip().encode("utf-8", "surrogateescape")
-    matches = [secrets.compare_digest(given_bytes, k.encode("utf-8")) for k in keys]
+    matches = [secrets.compare_digest(given.strip(), k.encode("utf-8")) for k in keys]
     return any(matches)
 
 
 def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
     """Open when API_KEYS is empty; otherwise a valid X-API-Key header is required (401)."""
-    if not api_key_valid(request.headers.get("x-api-key", ""), settings):
+    # Starlette decodes header values as latin-1: encoding back gives the bytes the client sent.
+    if not api_key_valid(request.headers.get("x-api-key", "").encode("latin-1"), settings):
         raise HTTPException(status_code=401, detail="missing or invalid X-API-Key")
 
 

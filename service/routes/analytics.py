@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from service.deps import get_loaded_model, require_api_key, require_json, settings_dep
 from service.limits import raise_for, text_size_errors
@@ -23,10 +24,11 @@ router = APIRouter(tags=["analytics"])
 
 ERRORS = error_responses("invalid comments or timestamps: the details name the index")
 
-_EXAMPLE = {
+_EXAMPLE_COMMENT: JsonDict = {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5, контейнеры переполнены",
+                               "timestamp": "2025-01-25T09:15:00+03:00"}
+_EXAMPLE: JsonDict = {
     "comments": [
-        {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5, контейнеры переполнены",
-         "timestamp": "2025-01-25T09:15:00+03:00"},
+        _EXAMPLE_COMMENT,
         {"id": "c2", "text": "Во дворе дома 12 по Садовой сильно пахнет газом, срочно приезжайте!",
          "timestamp": "2025-01-25T10:02:00+03:00"},
         {"id": "c3", "text": "Спасибо за работу!", "timestamp": "2025-01-24T18:40:00+03:00"},
@@ -37,7 +39,7 @@ _EXAMPLE = {
 class AnalyticsComment(Comment):
     """A /classify comment (same id and text rules) with the time it was written."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE["comments"][0]]})
+    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE_COMMENT]})
 
     timestamp: str = Field(description="ISO 8601, e.g. 2025-01-25T09:15:00+03:00; the day is its own date")
 

@@ -5,12 +5,13 @@ All three require X-API-Key when API_KEYS is set: the records hold comment texts
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
+from pydantic.config import JsonDict
 
 from service.deps import require_api_key, settings_dep
 from service.limits import raise_for, text_size_errors
@@ -41,9 +42,9 @@ def _build_feedback_model(taxonomy: Taxonomy) -> type[BaseModel]:
         urgent: (bool, Field(default=False, description="срочно: угроза жизни, здоровью или имуществу")),
         "moderator": (str, Field(max_length=200, description="имя модератора")),
     }
-    example = {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5, когда уберут?",
-               **{f: 0 for f in taxonomy.flags}, TOPIC_KEY: taxonomy.topic_ids[0], urgent: 0,
-               "moderator": "Иванова"}
+    example: JsonDict = {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5, когда уберут?",
+                         **{f: 0 for f in taxonomy.flags}, TOPIC_KEY: taxonomy.topic_ids[0], urgent: 0,
+                         "moderator": "Иванова"}
     return create_model(
         "FeedbackIn",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
@@ -52,7 +53,10 @@ def _build_feedback_model(taxonomy: Taxonomy) -> type[BaseModel]:
     )
 
 
-FeedbackIn = _build_feedback_model(default_taxonomy())
+if TYPE_CHECKING:
+    FeedbackIn = BaseModel  # built at runtime from the taxonomy; to the type checker, some BaseModel
+else:
+    FeedbackIn = _build_feedback_model(default_taxonomy())
 
 
 def get_store(request: Request, settings: Settings = Depends(settings_dep)) -> FeedbackStore:
@@ -67,7 +71,7 @@ def get_store(request: Request, settings: Settings = Depends(settings_dep)) -> F
 @router.post("/feedback", dependencies=[Depends(require_api_key)],
              summary="Сохранить исправленную разметку комментария")
 def post_feedback(
-    item: FeedbackIn = Body(...),  # type: ignore[valid-type]
+    item: FeedbackIn = Body(...),
     store: FeedbackStore = Depends(get_store),
     settings: Settings = Depends(settings_dep),
 ) -> dict[str, Any]:

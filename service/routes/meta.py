@@ -11,17 +11,18 @@ from pydantic import BaseModel, ConfigDict
 from service.deps import get_loaded_model
 from service.model_holder import LoadedModel
 from service.schemas import ErrorResponse, HealthResponse, ReadyResponse
-from training.bundle import public_manifest
-from training.taxonomy import default_taxonomy
+from training.runtime.bundle import public_manifest
+from training.runtime.feedback.rules import label_rules
+from training.runtime.taxonomy import default_taxonomy
 
 router = APIRouter(tags=["meta"])
-PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class LabelsResponse(BaseModel):
     """data/taxonomy.yaml as served: flags, urgency, topics with routes, precedence, categories, actions."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [default_taxonomy().as_dict()]})
+    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
+        {**default_taxonomy().as_dict(), "label_rules": label_rules().as_dict()}]})
 
     flags: list[dict[str, Any]]
     urgent: dict[str, Any]
@@ -30,6 +31,7 @@ class LabelsResponse(BaseModel):
     categories: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     urgent_action: str
+    label_rules: dict[str, Any]  # training/runtime/feedback/rules.py: what POST /feedback and the page enforce
 
 
 class VersionResponse(BaseModel):
@@ -61,7 +63,7 @@ async def ready(request: Request) -> Any:
 
 @router.get("/labels", response_model=LabelsResponse, summary="Таксономия: флаги, темы, маршруты, действия")
 async def labels() -> dict[str, Any]:
-    return default_taxonomy().as_dict()
+    return {**default_taxonomy().as_dict(), "label_rules": label_rules().as_dict()}
 
 
 @router.get("/version", response_model=VersionResponse, responses={503: {"model": ErrorResponse}},
@@ -72,4 +74,6 @@ async def version(loaded: Annotated[LoadedModel, Depends(get_loaded_model)]) -> 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Метрики Prometheus")
 async def metrics(request: Request) -> PlainTextResponse:
-    return PlainTextResponse(request.app.state.metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+    """Counters summed over all workers; the Content-Type is prometheus_client's CONTENT_TYPE_LATEST."""
+    body, content_type = request.app.state.metrics.exposition()
+    return PlainTextResponse(body, media_type=content_type)

@@ -154,7 +154,7 @@ async def ui_classify(
 ) -> HTMLResponse:
     """Classify what was pasted and/or uploaded and render the results table."""
     keep = {"pasted": text, "api_key": api_key}
-    if not api_key_valid(api_key, settings):
+    if not api_key_valid(api_key.encode("utf-8"), settings):
         return _render(request, 401, error="Нужен действующий API-ключ (поле «API-ключ»).", **keep)
     loaded = holder.get()
     if loaded is None:
@@ -187,7 +187,7 @@ async def ui_classify(
     data = json.dumps([{k: v for k, v in r.items() if k != "segments"} for r in rows], ensure_ascii=False)
     # Inside <script type="application/json">: no "</script>" or "<!--" can break out.
     data = data.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-    return _render(request, results=rows, counts=counts, results_json=data, model_version=loaded.version, **keep)
+    return _render(request, 200, results=rows, counts=counts, results_json=data, model_version=loaded.version, **keep)
 
 
 @router.get("/ui/static/{name}")

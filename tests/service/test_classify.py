@@ -68,6 +68,11 @@ def test_api_key_required_when_keys_are_set(app_factory):
     r = client.post("/classify", json=body, headers={"X-API-Key": "wrong"})
     assert r.status_code == 401 and "X-API-Key" in r.json()["error"]
     assert client.post("/classify", json=body, headers={"X-API-Key": "k2"}).status_code == 200
+    # A non-ASCII key (UTF-8 in the header) is compared as bytes: 401 when wrong, never a 500.
+    wrong = client.post("/classify", json=body, headers={"X-API-Key": "ключ".encode()})
+    assert wrong.status_code == 401
+    russian = app_factory(api_keys="k1,ключ")
+    assert russian.post("/classify", json=body, headers={"X-API-Key": "ключ".encode()}).status_code == 200
     for path in ("/health", "/ready", "/metrics"):
         assert client.get(path).status_code == 200, path
 

@@ -129,3 +129,29 @@ def test_api_key_required_when_keys_set(tmp_path):
         r = c.post("/feedback", json=payload(), headers={"X-API-Key": "k2"})
         assert r.status_code == 200, r.text
         assert c.get("/feedback/c1", headers={"X-API-Key": "k1"}).json()["moderator"] == "Иванова"
+
+
+def test_every_served_rule_is_the_one_post_feedback_enforces(client):
+    """GET /labels hands the page the rules; each one, broken on purpose, is refused by POST /feedback on the
+    field the rule names, and the same labels with the rule kept are stored."""
+    from fastapi import FastAPI
+
+    from service.routes.meta import router as meta_router
+
+    app = FastAPI()
+    app.include_router(meta_router)
+    rules = TestClient(app).get("/labels").json()["label_rules"]
+    assert rules["flags"] == list(TAX.flags) and rules["urgent"] == URGENT
+    assert len(rules["topic_rules"]) == 3
+    for k, rule in enumerate(rules["topic_rules"]):
+        labels = {f: 0 for f in TAX.flags} | {URGENT: False, NQ: 0}
+        labels[rule["when"]] = rule["value"]
+        if rule["when"] == URGENT:
+            labels[NQ] = 0
+        broken = payload(id=f"r{k}", **labels, topic=ACTIONABLE_TOPIC if rule["topic"] == "empty" else None)
+        r = client.post("/feedback", json=broken)
+        assert r.status_code == 422, r.text
+        # The bare app answers with FastAPI's own error shape (the service's handler renames it).
+        assert any(d["loc"][-1] == rule["field"] and rule["message"] in d["msg"] for d in r.json()["detail"]), r.text
+        kept = payload(id=f"r{k}", **labels, topic=None if rule["topic"] == "empty" else ACTIONABLE_TOPIC)
+        assert client.post("/feedback", json=kept).status_code == 200

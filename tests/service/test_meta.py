@@ -54,7 +54,8 @@ def test_metrics_prometheus_text(api):
     text = m.text
     count = re.search(r'triage_http_requests_total\{method="POST",route="/classify",status="200"\} (\d+)', text)
     assert count and int(count.group(1)) >= 1
-    assert 'triage_http_request_duration_seconds_bucket{route="/classify",le="+Inf"}' in text
+    assert re.search(r'triage_http_request_duration_seconds_bucket\{(?=[^}]*route="/classify")(?=[^}]*le="\+Inf")',
+                     text)
     assert 'triage_http_request_duration_seconds_count{route="/classify"}' in text
     for c in categories:
         assert re.search(rf'triage_results_total\{{category="{c}"\}} [1-9]', text)

@@ -7,6 +7,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -93,11 +94,31 @@ def category_of(row: pd.Series, taxonomy: Taxonomy) -> str:
     return taxonomy.category_for({f: int(row[f]) == 1 for f in taxonomy.flags})
 
 
+class CorpusCounts(TypedDict, total=False):
+    """What validation counted; the keys appear as the checks that fill them run."""
+
+    near_duplicate_pairs: int
+    near_duplicate_share: float
+    template_family_rows: int
+    rows: int
+    split: dict[str, int]
+    flags: dict[str, int]
+    flags_test: dict[str, int]
+    urgent: int
+    category: dict[str, int]
+    actionable_per_topic: dict[str, int]
+    topic_any: dict[str, int]
+    profanity_disguised: int
+    profanity_rows: int
+    profanity_disguised_share: float
+    hard_negative_candidates: int
+
+
 @dataclass
 class ValidationReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    counts: dict[str, object] = field(default_factory=dict)
+    counts: CorpusCounts = field(default_factory=CorpusCounts)
     shortcuts: ShortcutAudit | None = None
 
     @property

@@ -123,7 +123,7 @@ def save_plots(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
                 if cm[i, j]:
-                    ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=7,
+                    ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
                             color="white" if cm[i, j] > cm.max() / 2 else "black")
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")

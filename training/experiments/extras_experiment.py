@@ -18,7 +18,8 @@ def compare_extras(corpus: pd.DataFrame, names: list[str], datasets_dir: Path | 
     config = config or TrainConfig(folds=3, families=("logreg",), progress=False)
     train_df = corpus[corpus["split"] == "train"].reset_index(drop=True)
     test_df = corpus[corpus["split"] == "test"].reset_index(drop=True)
-    setups = [("none", [])] + [(n, [n]) for n in names] + ([("all", names)] if len(names) > 1 else [])
+    setups: list[tuple[str, list[str]]] = (
+        [("none", [])] + [(n, [n]) for n in names] + ([("all", names)] if len(names) > 1 else []))
     cols = [*taxonomy.flags, taxonomy.urgent]
     lines = [f"{'extras':<24}{'rows':>7}" + "".join(f"{c[:12]:>13}" for c in cols) + f"{'macroF1':>9}{'topic':>7}"]
     for label, extra_names in setups:

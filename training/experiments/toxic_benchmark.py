@@ -7,6 +7,7 @@ RuBERT ≈ 0.92. The threshold is chosen by cross-validation on the 80 % only.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,14 @@ from training.fit.thresholds import best_f1_threshold
 from training.runtime.features import build_feature_pipeline
 
 FILE = Path("ru_toxic_2ch_pikabu") / "ru_toxic_2ch_pikabu.csv"
+
+
+class _ScoreRow(TypedDict):
+    model: str
+    threshold: float
+    precision: float
+    recall: float
+    f1: float
 
 
 def _ours(spec: str) -> Pipeline:
@@ -40,14 +49,15 @@ def _baseline() -> Pipeline:
     ])
 
 
-def _score(name: str, candidates: dict[str, Pipeline], X_tr, y_tr, X_te, y_te) -> dict[str, float | str]:
+def _score(name: str, candidates: dict[str, Pipeline], X_tr, y_tr, X_te, y_te) -> _ScoreRow:
     """Choose C and the threshold by 3-fold CV on the 80 %, then score once on the 20 %."""
-    best = None
+    best: tuple[float, str, Pipeline, float] | None = None
     for label, model in candidates.items():
         oof = cross_val_predict(model, X_tr, y_tr, cv=3, method="predict_proba", n_jobs=2)[:, 1]
         threshold, cv_f1 = best_f1_threshold(y_tr, oof)
         if best is None or cv_f1 > best[0]:
             best = (cv_f1, label, model, threshold)
+    assert best is not None, "no candidates"
     _, label, model, threshold = best
     name = f"{name} ({label})"
     model.fit(X_tr, y_tr)

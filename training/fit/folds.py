@@ -6,8 +6,13 @@ the vectorisers learn a vocabulary and IDF weights, so each fold fits its own on
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.pipeline import FeatureUnion, Pipeline
+
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
 
 
 class StatelessParts:
@@ -16,7 +21,7 @@ class StatelessParts:
     def __init__(self, pipeline: Pipeline, texts: list[str]):
         self.union: FeatureUnion = pipeline.named_steps["features"]
         self.normalized = pipeline.named_steps["normalize"].fit_transform(texts)
-        self.inputs: dict[str, object] = {}
+        self.inputs: dict[str, np.ndarray | csr_matrix] = {}  # normalised texts or lemmas; stateless features
         for name, step in self.union.transformer_list:
             if isinstance(step, Pipeline):  # words: lemmas (stateless) -> vectoriser
                 self.inputs[name] = step.steps[0][1].fit_transform(self.normalized)

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PythonModel
 
 from training.runtime.batch import classify_in_chunks, result_columns, result_row
 
 
-class TriagePyfunc(mlflow.pyfunc.PythonModel):
+class TriagePyfunc(PythonModel):
     """A DataFrame with `text` (else its first column) in; one row of result columns per text out."""
 
     def load_context(self, context: Any) -> None:

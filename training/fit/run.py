@@ -59,8 +59,8 @@ def run_training(
     metrics = evaluate(model, test_df, taxonomy)
     real_sections = run_real_eval(model, datasets_dir, taxonomy=taxonomy, progress=config.progress)
     real_metrics = flat_real_metrics(real_sections)
-    extras_info = {"extras": extras or [], "extra_weight": extra_weight,
-                   "model_comparison": [c.__dict__ for c in choices],
+    model_comparison = [c.__dict__ for c in choices]
+    extras_info = {"extras": extras or [], "extra_weight": extra_weight, "model_comparison": model_comparison,
                    "train_rows": len(train_df), "test_rows": len(test_df),
                    "extra_rows": 0 if extra_df is None else len(extra_df), "real_eval": real_metrics}
     bundle_dir = save_bundle(model, model_dir, data_hash=dhash, metrics=public_metrics(metrics),
@@ -84,7 +84,7 @@ def run_training(
             tracking = log_training_run(bundle_dir=bundle_dir, params=all_params,
                                         metrics={**flat_metrics(metrics), **real_metrics},
                                         plots=[*plots, real_md],
-                                        data_hash=dhash, head_choices=extras_info["model_comparison"])
+                                        data_hash=dhash, head_choices=model_comparison)
 
     def score_champion(version: str) -> dict[str, Any]:
         champion, _ = load_bundle(model_dir, version, taxonomy)

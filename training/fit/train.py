@@ -127,8 +127,8 @@ def train_model(
     topic_classes = np.array(sorted(set(topic[known[TOPIC_HEAD]])))
     with tqdm(total=len(splits), desc=f"cross-validating {len(heads)} heads, fold-fitted vectorisers",
               disable=not config.progress) as bar:
-        for te, scores, classes in Parallel(n_jobs=config.n_jobs, return_as="generator")(jobs):
-            for key, val in scores.items():
+        for te, fold_scores, classes in Parallel(n_jobs=config.n_jobs, return_as="generator")(jobs):
+            for key, val in fold_scores.items():
                 if key[0] == TOPIC_HEAD:  # align a fold's classes with all classes (a fold may lack one)
                     full = np.zeros((len(te), len(topic_classes)))
                     cols = [int(np.searchsorted(topic_classes, c)) for c in classes[TOPIC_HEAD]]
@@ -156,9 +156,9 @@ def train_model(
             elif label == taxonomy.urgent:
                 thresholds_at[fam] = recall_first_threshold(y_own, scores_fam)
                 scores[fam] = float(f1_score(y_own, scores_fam >= thresholds_at[fam][0]))
-            elif taxonomy.real_base_rate(label) is not None:
+            elif (base_rate := taxonomy.real_base_rate(label)) is not None:
                 # Moderation flags: precision as a real page would see it (see thresholds.real_rate_threshold).
-                thresholds_at[fam] = real_rate_threshold(y_own, scores_fam, taxonomy.real_base_rate(label),
+                thresholds_at[fam] = real_rate_threshold(y_own, scores_fam, base_rate,
                                                          negative_groups=real_groups[label],
                                                          min_group=MIN_REAL_NEGATIVES)
                 scores[fam] = thresholds_at[fam][1]

@@ -28,7 +28,7 @@ def build_feature_pipeline(
     word_vectors_weight: float = 1.0,
     rude_words_weight: float = 3.0,
 ) -> Pipeline:
-    """`word_vectors_weight` > 0 adds mean navec vectors (training/text/word_vectors.py) as a dense block;
+    """`word_vectors_weight` > 0 adds mean navec vectors (training/runtime/text/word_vectors.py) as a dense block;
     0 leaves them out (the real benchmark chose 1.0, see the README)."""
     words = Pipeline([
         ("lemmas", Lemmatizer()),

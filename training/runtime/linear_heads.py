@@ -55,6 +55,7 @@ class CompiledLinearHeads:
             elif h.kind == "softmax":
                 out[name] = softmax(d, axis=1)
             else:
+                assert h.cal_a is not None and h.cal_b is not None  # set for every "sigmoid_calibrated" head
                 p = expit(-(h.cal_a * d + h.cal_b))
                 if h.width == 1:
                     out[name] = p[:, 0]

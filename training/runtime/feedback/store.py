@@ -87,10 +87,10 @@ class FeedbackStore:
                 select(FeedbackRow).where(FeedbackRow.comment_id == comment_id).with_for_update()
             ).scalar_one_or_none()
             created = row is None
-            old_labels = None if created else dict(row.labels)
-            old_text = None if created else row.text
+            old_labels = None if row is None else dict(row.labels)
+            old_text = None if row is None else row.text
             changed = created or old_labels != new or old_text != text
-            if created:
+            if row is None:
                 row = FeedbackRow(comment_id=comment_id, text=text, labels=new, moderator=moderator,
                                   created_at=now, updated_at=now)
                 s.add(row)

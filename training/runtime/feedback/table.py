@@ -61,6 +61,7 @@ def make_engine(url: str) -> Engine:
     database = parsed.database
     in_memory = not database or database == ":memory:"
     if not in_memory:
+        assert database is not None  # in_memory covers a missing database
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 10}}
     if in_memory:

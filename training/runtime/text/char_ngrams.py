@@ -35,7 +35,7 @@ class FastCharNgramTfidf(TfidfVectorizer):
         return X
 
     def _fast(self) -> bool:
-        return self.analyzer == "char_wb" and self.ngram_range[1] <= _MAX_N and getattr(self, "alphabet_", None)
+        return bool(self.analyzer == "char_wb" and self.ngram_range[1] <= _MAX_N and getattr(self, "alphabet_", None))
 
     def _build_index(self) -> None:
         chars = sorted({c for term in self.vocabulary_ for c in term})
@@ -59,9 +59,11 @@ class FastCharNgramTfidf(TfidfVectorizer):
     def _lookup_table(self) -> np.ndarray:
         lut = self.__dict__.get("_lut")
         if lut is None:
-            size = max(0x10000, max(ord(c) for c in self.alphabet_) + 1)
+            alphabet = self.alphabet_
+            assert alphabet is not None  # only the fast path (_fast: an alphabet was built) looks n-grams up
+            size = max(0x10000, max(ord(c) for c in alphabet) + 1)
             lut = np.full(size, _UNKNOWN, dtype=np.uint64)
-            for c, i in self.alphabet_.items():
+            for c, i in alphabet.items():
                 lut[ord(c)] = i
             self._lut = lut
         return lut
