@@ -75,7 +75,7 @@ def in_process(model_dir: Path, texts: list[str], batch: int, singles: int) -> d
         def one_pass() -> float:
             start = time.perf_counter()
             for i in range(0, len(texts), batch):
-                model.classify(texts[i:i + batch])
+                model.classify(texts[i : i + batch])
             return time.perf_counter() - start
 
         cold = len(texts) / one_pass()  # the lemma cache has never seen the test split
@@ -90,10 +90,16 @@ def in_process(model_dir: Path, texts: list[str], batch: int, singles: int) -> d
     finally:
         os.sched_setaffinity(0, original)
     return {
-        "model_version": manifest.get("version"), "n_texts": len(texts), "batch": batch,
-        "cold_cps": cold, "inproc_cps": max(warm_runs), "warm_runs": warm_runs,
-        "single_p50_ms": percentile(latencies, 50), "inproc_single_p99_ms": percentile(latencies, 99),
-        "single_n": singles, "cache": stats,
+        "model_version": manifest.get("version"),
+        "n_texts": len(texts),
+        "batch": batch,
+        "cold_cps": cold,
+        "inproc_cps": max(warm_runs),
+        "warm_runs": warm_runs,
+        "single_p50_ms": percentile(latencies, 50),
+        "inproc_single_p99_ms": percentile(latencies, 99),
+        "single_n": singles,
+        "cache": stats,
     }
 
 
@@ -103,8 +109,10 @@ def http_runs(model_dir: Path, texts: list[str], seconds: int) -> dict:
         server = start_server(model_dir, Path(tmp), workers=2)
         try:
             singles = [{"comments": [{"id": f"c{i}", "text": t}]} for i, t in enumerate(texts[:300])]
-            batches = [{"comments": [{"id": f"c{j}", "text": t} for j, t in enumerate(texts[i:i + 100])]}
-                       for i in range(0, len(texts) - 99, 100)]
+            batches = [
+                {"comments": [{"id": f"c{j}", "text": t} for j, t in enumerate(texts[i : i + 100])]}
+                for i in range(0, len(texts) - 99, 100)
+            ]
             print("  (warm-up run, discarded)", flush=True)
             run_wrk(server.url, singles, connections=16, seconds=3, tmp=Path(tmp))
             out["single16"] = run_wrk(server.url, singles, connections=16, seconds=seconds, tmp=Path(tmp))
@@ -124,37 +132,81 @@ def fmt(v: float | None, digits: int = 1) -> str:
 def report(inproc: dict, http: dict | None, http_error: str | None, seconds: int) -> str:
     cache = inproc["cache"]
     rows = [
-        (f"In-process comments/s (1 core, batches of {inproc['batch']}, warm cache)", fmt(inproc["inproc_cps"]),
-         "≥ 5,000", verdict("inproc_cps", inproc["inproc_cps"])),
+        (
+            f"In-process comments/s (1 core, batches of {inproc['batch']}, warm cache)",
+            fmt(inproc["inproc_cps"]),
+            "≥ 5,000",
+            verdict("inproc_cps", inproc["inproc_cps"]),
+        ),
         ("In-process comments/s (first pass, cold lemma cache)", fmt(inproc["cold_cps"]), "", ""),
         ("In-process single-comment latency p50, ms", fmt(inproc["single_p50_ms"], 2), "", ""),
-        ("In-process single-comment latency p99, ms", fmt(inproc["inproc_single_p99_ms"], 2), "≤ 5",
-         verdict("inproc_single_p99_ms", inproc["inproc_single_p99_ms"])),
-        ("Lemmatizer cache hit rate (after all in-process runs)",
-         f"{cache.get('hit_rate', 0):.1%} ({cache.get('hits', 0):,} hits, {cache.get('misses', 0):,} misses)", "", ""),
+        (
+            "In-process single-comment latency p99, ms",
+            fmt(inproc["inproc_single_p99_ms"], 2),
+            "≤ 5",
+            verdict("inproc_single_p99_ms", inproc["inproc_single_p99_ms"]),
+        ),
+        (
+            "Lemmatizer cache hit rate (after all in-process runs)",
+            f"{cache.get('hit_rate', 0):.1%} ({cache.get('hits', 0):,} hits, {cache.get('misses', 0):,} misses)",
+            "",
+            "",
+        ),
     ]
     if http:
         s16, s64, b = http["single16"], http["single64"], http["batch100"]
         for label, r in (("16", s16), ("64", s64)):
             rows.append((f"HTTP single-comment, {label} connections: req/s", fmt(r["req_per_s"]), "", ""))
-            rows.append((f"HTTP single-comment, {label} connections: p50 / p95 / p99 ms",
-                         f"{fmt(r['p50_ms'], 2)} / {fmt(r['p95_ms'], 2)} / {fmt(r['p99_ms'], 2)}",
-                         "p99 ≤ 50" if label == "64" else "",
-                         verdict("http64_p99_ms", r["p99_ms"]) if label == "64" else ""))
-            rows.append((f"HTTP single-comment, {label} connections: errors (non-2xx + socket)",
-                         str(r["errors"]), "0" if label == "64" else "",
-                         verdict("http64_errors", r["errors"]) if label == "64" else ""))
-        rows.append(("HTTP batches of 100, 8 connections: comments/s", fmt(b["comments_per_s"]), "≥ 3,000",
-                     verdict("http_batch_cps", b["comments_per_s"])))
-        rows.append(("HTTP batches of 100: p50 / p95 / p99 ms, errors",
-                     f"{fmt(b['p50_ms'], 1)} / {fmt(b['p95_ms'], 1)} / {fmt(b['p99_ms'], 1)}, {b['errors']}", "", ""))
-        rows.append(("Peak RSS of the server (master + 2 workers, VmHWM), MB",
-                     f"{fmt(http['rss_mb'])} ({http['rss_processes']} processes)", "≤ 500",
-                     verdict("rss_mb", http["rss_mb"])))
+            rows.append(
+                (
+                    f"HTTP single-comment, {label} connections: p50 / p95 / p99 ms",
+                    f"{fmt(r['p50_ms'], 2)} / {fmt(r['p95_ms'], 2)} / {fmt(r['p99_ms'], 2)}",
+                    "p99 ≤ 50" if label == "64" else "",
+                    verdict("http64_p99_ms", r["p99_ms"]) if label == "64" else "",
+                )
+            )
+            rows.append(
+                (
+                    f"HTTP single-comment, {label} connections: errors (non-2xx + socket)",
+                    str(r["errors"]),
+                    "0" if label == "64" else "",
+                    verdict("http64_errors", r["errors"]) if label == "64" else "",
+                )
+            )
+        rows.append(
+            (
+                "HTTP batches of 100, 8 connections: comments/s",
+                fmt(b["comments_per_s"]),
+                "≥ 3,000",
+                verdict("http_batch_cps", b["comments_per_s"]),
+            )
+        )
+        rows.append(
+            (
+                "HTTP batches of 100: p50 / p95 / p99 ms, errors",
+                f"{fmt(b['p50_ms'], 1)} / {fmt(b['p95_ms'], 1)} / {fmt(b['p99_ms'], 1)}, {b['errors']}",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "Peak RSS of the server (master + 2 workers, VmHWM), MB",
+                f"{fmt(http['rss_mb'])} ({http['rss_processes']} processes)",
+                "≤ 500",
+                verdict("rss_mb", http["rss_mb"]),
+            )
+        )
     else:
         rows.append(("HTTP benchmarks", f"not run: {http_error}", "", "NOT MEASURED"))
-    cpu = next((ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
-                if ln.startswith("model name")), platform.processor())
+    cpu = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.processor(),
+    )
     lines = [
         "# Benchmark results",
         "",
@@ -186,8 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: no model in {args.model_dir} (run `make train`)", file=sys.stderr)
         return 2
     texts = test_texts()
-    print(f"in-process: {len(texts)} test texts, batches of {args.batch}, {args.singles} single calls ...",
-          flush=True)
+    print(f"in-process: {len(texts)} test texts, batches of {args.batch}, {args.singles} single calls ...", flush=True)
     inproc = in_process(args.model_dir, texts, args.batch, args.singles)
     print(json.dumps({k: v for k, v in inproc.items() if k != "warm_runs"}, default=str), flush=True)
     http, http_error = None, None
@@ -216,16 +267,21 @@ def ensure_wrk() -> bool:
     print("wrk not found: installing it with apt-get (Debian package `wrk`) ...", flush=True)
     sudo = [] if os.geteuid() == 0 else (["sudo", "-n"] if shutil.which("sudo") else None)
     if sudo is None:
-        print("error: wrk is missing and this user cannot run apt-get; install it: apt-get install -y wrk",
-              file=sys.stderr)
+        print(
+            "error: wrk is missing and this user cannot run apt-get; install it: apt-get install -y wrk",
+            file=sys.stderr,
+        )
         return False
     for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", "wrk"]):
-        done = subprocess.run([*sudo, *cmd], capture_output=True, text=True,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        done = subprocess.run(
+            [*sudo, *cmd], capture_output=True, text=True, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        )
         if done.returncode != 0:
             tail = re.sub(r"\s+", " ", (done.stderr or done.stdout)[-300:])
-            print(f"error: `{' '.join(cmd)}` failed ({tail}); install wrk by hand to run the HTTP benchmarks",
-                  file=sys.stderr)
+            print(
+                f"error: `{' '.join(cmd)}` failed ({tail}); install wrk by hand to run the HTTP benchmarks",
+                file=sys.stderr,
+            )
             return False
     return shutil.which("wrk") is not None
 
@@ -268,13 +324,21 @@ def start_server(model_dir: Path, tmp: Path, workers: int) -> Server:
     import httpx
 
     port = free_port()
-    env = {**os.environ, "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1", "PORT": str(port),
-           "WORKERS": str(workers), "LOG_LEVEL": "info", "API_KEYS": "",
-           "DATABASE_URL": f"sqlite:///{tmp / 'feedback.db'}"}
+    env = {
+        **os.environ,
+        "MODEL_DIR": str(model_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WORKERS": str(workers),
+        "LOG_LEVEL": "info",
+        "API_KEYS": "",
+        "DATABASE_URL": f"sqlite:///{tmp / 'feedback.db'}",
+    }
     log_path = tmp / "server.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -340,8 +404,18 @@ def run_wrk(url: str, bodies: list[dict], connections: int, seconds: int, tmp: P
     script = tmp / f"bench-{connections}-{len(bodies)}.lua"
     script.write_text(LUA % "\n".join(lua_bodies), encoding="utf-8")
     threads = min(2, connections)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
-           "-s", str(script), url]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "--latency",
+        "-s",
+        str(script),
+        url,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"BENCH_RESULT (.+)", done.stdout)
     if done.returncode != 0 or not m:
@@ -350,13 +424,24 @@ def run_wrk(url: str, bodies: list[dict], connections: int, seconds: int, tmp: P
     requests, duration_us = int(f[0]), int(f[1])
     connect, read, write, status, timeout = (int(x) for x in f[2:7])
     p50, p90, p95, p99, pmax = (float(x) / 1000 for x in f[7:12])
-    result = {"connections": connections, "requests": requests, "seconds": duration_us / 1e6,
-              "req_per_s": requests / (duration_us / 1e6), "p50_ms": p50, "p90_ms": p90, "p95_ms": p95,
-              "p99_ms": p99, "max_ms": pmax, "errors": connect + read + write + status + timeout,
-              "errors_by_kind": {"connect": connect, "read": read, "write": write, "non2xx": status,
-                                 "timeout": timeout}}
-    print(f"  wrk -c{connections} ({len(bodies)} bodies): {result['req_per_s']:.1f} req/s, "
-          f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, errors {result['errors']}", flush=True)
+    result = {
+        "connections": connections,
+        "requests": requests,
+        "seconds": duration_us / 1e6,
+        "req_per_s": requests / (duration_us / 1e6),
+        "p50_ms": p50,
+        "p90_ms": p90,
+        "p95_ms": p95,
+        "p99_ms": p99,
+        "max_ms": pmax,
+        "errors": connect + read + write + status + timeout,
+        "errors_by_kind": {"connect": connect, "read": read, "write": write, "non2xx": status, "timeout": timeout},
+    }
+    print(
+        f"  wrk -c{connections} ({len(bodies)} bodies): {result['req_per_s']:.1f} req/s, "
+        f"p50 {p50:.1f} ms, p95 {p95:.1f} ms, p99 {p99:.1f} ms, errors {result['errors']}",
+        flush=True,
+    )
     return result
 
 

@@ -45,8 +45,15 @@ def metrics_dir(workers: int) -> Iterator[str | None]:
 def main() -> None:
     s = get_settings()
     with metrics_dir(s.workers):
-        uvicorn.run("service.app:create_app", factory=True, host=s.host, port=s.port, workers=s.workers,
-                    log_level=s.log_level, access_log=False)
+        uvicorn.run(
+            "service.app:create_app",
+            factory=True,
+            host=s.host,
+            port=s.port,
+            workers=s.workers,
+            log_level=s.log_level,
+            access_log=False,
+        )
 
 
 if __name__ == "__main__":

@@ -37,8 +37,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         log.info(json.dumps({"event": "model_loaded", "model_version": loaded.version}))
     except Exception as exc:  # BundleError, but also anything else: the app must start and say why
         app.state.load_error = public_reason(str(exc), settings)
-        log.error(json.dumps({"event": "model_load_failed", "reason": app.state.load_error},
-                             ensure_ascii=False))
+        log.error(json.dumps({"event": "model_load_failed", "reason": app.state.load_error}, ensure_ascii=False))
     yield
 
 
@@ -101,8 +100,9 @@ class BodyGuardMiddleware:
         await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = json_error(413, f"request body too large: the limit is {self.max_body_bytes} bytes",
-                              headers={"Connection": "close"})
+        response = json_error(
+            413, f"request body too large: the limit is {self.max_body_bytes} bytes", headers={"Connection": "close"}
+        )
         await response(scope, receive, send)
 
 
@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="Comment triage",
         version="1.0",
         summary="Модерация и маршрутизация комментариев госпабликов: мат, неуважение к власти, "
-                "оскорбления, нет вопроса; тема, срочность.",
+        "оскорбления, нет вопроса; тема, срочность.",
         lifespan=lifespan,
     )
     app.state.settings = settings

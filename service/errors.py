@@ -13,8 +13,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 log = logging.getLogger("service.app")
 
 
-def json_error(status: int, message: str, details: list[dict[str, Any]] | None = None,
-               headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def json_error(
+    status: int,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if details is not None:
         body["details"] = details
@@ -35,11 +40,12 @@ def format_validation_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any
     details = []
     for err in errors:
         loc = list(err.get("loc", ()))
-        index = next((loc[i + 1] for i, p in enumerate(loc[:-1])
-                      if p == "comments" and isinstance(loc[i + 1], int)), None)
+        index = next(
+            (loc[i + 1] for i, p in enumerate(loc[:-1]) if p == "comments" and isinstance(loc[i + 1], int)), None
+        )
         msg = str(err.get("msg", "invalid value"))
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         details.append({"field": _field_path(loc), "index": index, "message": msg, "type": err.get("type")})
     return details
 
@@ -65,8 +71,7 @@ async def http_exception_handler(request: Request, exc: StarletteHTTPException) 
     if isinstance(detail, str):
         return json_error(exc.status_code, detail, headers=getattr(exc, "headers", None))
     message = detail.get("error") if isinstance(detail, dict) else None
-    return json_error(exc.status_code, str(message or "error"), headers=getattr(exc, "headers", None),
-                      detail=detail)
+    return json_error(exc.status_code, str(message or "error"), headers=getattr(exc, "headers", None), detail=detail)
 
 
 async def unhandled_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -68,19 +68,32 @@ class Metrics:
         # exposition registry holds only the collector that merges every worker's files.
         own = None if self.multiprocess else CollectorRegistry()
         p = PREFIX
-        self._requests = Counter(f"{p}_http_requests", "HTTP requests by method, route template and status.",
-                                 ["method", "route", "status"], registry=own)
-        self._latency = Histogram(f"{p}_http_request_duration_seconds", "Request latency by route template.",
-                                  ["route"], buckets=LATENCY_BUCKETS, registry=own)
-        self._results = Counter(f"{p}_results", "Classified comments by primary category.", ["category"],
-                                registry=own)
+        self._requests = Counter(
+            f"{p}_http_requests",
+            "HTTP requests by method, route template and status.",
+            ["method", "route", "status"],
+            registry=own,
+        )
+        self._latency = Histogram(
+            f"{p}_http_request_duration_seconds",
+            "Request latency by route template.",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=own,
+        )
+        self._results = Counter(f"{p}_results", "Classified comments by primary category.", ["category"], registry=own)
         self._comments = Counter(f"{p}_comments", "Comments classified.", registry=own)
-        self._reloads = Counter(f"{p}_model_reloads", "Model reload attempts by outcome.", ["outcome"],
-                                registry=own)
-        self._model_info = Gauge(MODEL_INFO, "The model version being served (value 1).", ["version"],
-                                 registry=own, multiprocess_mode="livemax")
-        self._model_ready = Gauge(f"{p}_model_ready", "1 when a model is loaded.", registry=own,
-                                  multiprocess_mode="livemin")
+        self._reloads = Counter(f"{p}_model_reloads", "Model reload attempts by outcome.", ["outcome"], registry=own)
+        self._model_info = Gauge(
+            MODEL_INFO,
+            "The model version being served (value 1).",
+            ["version"],
+            registry=own,
+            multiprocess_mode="livemax",
+        )
+        self._model_ready = Gauge(
+            f"{p}_model_ready", "1 when a model is loaded.", registry=own, multiprocess_mode="livemin"
+        )
         if self.multiprocess:
             self._dir = os.environ[MULTIPROC_ENV]
             self._registry = CollectorRegistry(auto_describe=False)
@@ -119,7 +132,7 @@ class Metrics:
         """The text exposition (version 0.0.4, also valid 1.0.0), summed over workers in multiprocess mode."""
         if self.multiprocess:
             self._sweep_dead_workers()
-        return generate_latest(_Exposed(self._registry)).decode("utf-8")  # type: ignore[arg-type]
+        return generate_latest(_Exposed(self._registry)).decode("utf-8")
 
     def exposition(self) -> tuple[bytes, str]:
         """Body and Content-Type for the /metrics response."""

@@ -35,8 +35,7 @@ class ModelHolder:
     def get(self) -> LoadedModel | None:
         return self._current  # one reference read: atomic
 
-    def load(self, version: str | None = None,
-             check: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
+    def load(self, version: str | None = None, check: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
         """Load and verify, then swap. Raises training.runtime.bundle.BundleError and keeps the old model on failure.
 
         `check` (e.g. a smoke classification) runs on the candidate before the swap; any exception it
@@ -49,7 +48,8 @@ class ModelHolder:
                 try:
                     check(loaded)
                 except Exception as exc:
-                    raise BundleError(f"bundle {loaded.version!r} failed the smoke test "
-                                      f"({type(exc).__name__}: {exc})") from exc
+                    raise BundleError(
+                        f"bundle {loaded.version!r} failed the smoke test ({type(exc).__name__}: {exc})"
+                    ) from exc
             self._current = loaded
             return loaded

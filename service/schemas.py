@@ -53,10 +53,19 @@ class Comment(BaseModel):
 
 
 class ClassifyRequest(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "comments": [{"id": "c1", "text": EXAMPLE_TEXT}, {"id": "c2", "text": EXAMPLE_PROFANE},
-                     {"text": "Спасибо за работу!"}],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "comments": [
+                        {"id": "c1", "text": EXAMPLE_TEXT},
+                        {"id": "c2", "text": EXAMPLE_PROFANE},
+                        {"text": "Спасибо за работу!"},
+                    ],
+                }
+            ]
+        }
+    )
 
     comments: list[Comment] = Field(min_length=1, description="1 to MAX_BATCH comments")
 
@@ -88,9 +97,16 @@ class ClassifyResult(BaseModel):
 
 
 class ClassifyResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "model_version": "20250101-120000-abc123", "results": [_example_result()],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "model_version": "20250101-120000-abc123",
+                    "results": [_example_result()],
+                }
+            ]
+        }
+    )
 
     model_version: str
     results: list[ClassifyResult]
@@ -99,11 +115,23 @@ class ClassifyResponse(BaseModel):
 class ErrorResponse(BaseModel):
     """Every 4xx/5xx body: a message, and for validation errors the index/field of each problem."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "error": "invalid request: 1 problem(s)",
-        "details": [{"field": "comments[1].text", "index": 1, "message": "text is empty or whitespace only",
-                     "type": "value_error"}],
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "error": "invalid request: 1 problem(s)",
+                    "details": [
+                        {
+                            "field": "comments[1].text",
+                            "index": 1,
+                            "message": "text is empty or whitespace only",
+                            "type": "value_error",
+                        }
+                    ],
+                }
+            ]
+        }
+    )
 
     error: str
     details: list[dict[str, Any]] | None = None
@@ -116,10 +144,14 @@ class HealthResponse(BaseModel):
 
 
 class ReadyResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "ready", "model_version": "20250101-120000-abc123", "reason": None},
-        {"status": "not ready", "model_version": None, "reason": "нет обученной модели: models/latest"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ready", "model_version": "20250101-120000-abc123", "reason": None},
+                {"status": "not ready", "model_version": None, "reason": "нет обученной модели: models/latest"},
+            ]
+        }
+    )
 
     status: str
     model_version: str | None = None
@@ -139,16 +171,22 @@ class ReloadRequest(BaseModel):
         if v is None:
             return v
         if "/" in v or "\\" in v or ".." in v or not VERSION_RE.match(v):
-            raise ValueError("version must be a bundle directory name (letters, digits, '-', '_', '.'; "
-                             "no '/' or '..')")
+            raise ValueError("version must be a bundle directory name (letters, digits, '-', '_', '.'; no '/' or '..')")
         return v
 
 
 class ReloadResponse(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [
-        {"status": "reloaded", "model_version": "20250101-120000-abc123",
-         "previous_version": "20241201-090000-aa1122"},
-    ]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "reloaded",
+                    "model_version": "20250101-120000-abc123",
+                    "previous_version": "20241201-090000-aa1122",
+                },
+            ]
+        }
+    )
 
     status: str
     model_version: str

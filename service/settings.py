@@ -14,8 +14,7 @@ from training.runtime.taxonomy import PROJECT_ROOT
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
 
-    model_dir: Path = Field(default=PROJECT_ROOT / "models",
-                            description="bundle directory (models/latest inside)")
+    model_dir: Path = Field(default=PROJECT_ROOT / "models", description="bundle directory (models/latest inside)")
     max_batch: int = Field(default=256, ge=1, description="max comments per /classify call")
     max_text_chars: int = Field(default=5000, ge=1, description="max characters per comment")
     max_body_bytes: int = Field(default=2_000_000, ge=1024, description="max request body size")
@@ -25,8 +24,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     workers: int = Field(default=1, ge=1)
     log_texts: bool = Field(default=False, description="log comment texts (personal data!)")
-    database_url: str = Field(default=f"sqlite:///{PROJECT_ROOT / 'feedback.db'}",
-                              description="SQLAlchemy URL of the feedback store")
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'feedback.db'}", description="SQLAlchemy URL of the feedback store"
+    )
 
     @field_validator("log_level")
     @classmethod

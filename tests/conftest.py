@@ -44,8 +44,9 @@ def trained_model_dir(tmp_path_factory, corpus) -> Path:
     from training.fit.train import TrainConfig
 
     out = tmp_path_factory.mktemp("models")
-    run_training(corpus, model_dir=out, config=TrainConfig(folds=3, families=FAST_FAMILIES, progress=False),
-                 track=False)
+    run_training(
+        corpus, model_dir=out, config=TrainConfig(folds=3, families=FAST_FAMILIES, progress=False), track=False
+    )
     return out
 
 
@@ -76,11 +77,11 @@ def running_service(env_overrides: dict[str, str], log_path: Path, ready_timeout
     import httpx
 
     port = free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1", "API_KEYS": "",
-           **env_overrides}
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1", "API_KEYS": "", **env_overrides}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + ready_timeout

@@ -49,10 +49,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     extras = args.extra if args.extra else ([] if args.no_extras else available_default_extras(datasets))
     print("training on data/comments.csv" + (f" + {', '.join(extras)}" if extras else " alone"))
     try:
-        result = run_training(corpus, model_dir=Path(args.model_dir), extras=extras,
-                              datasets_dir=datasets, extra_weight=args.extra_weight,
-                              allow_non_commercial=args.allow_non_commercial, config=config, track=not args.no_mlflow,
-                              force=args.force)
+        result = run_training(
+            corpus,
+            model_dir=Path(args.model_dir),
+            extras=extras,
+            datasets_dir=datasets,
+            extra_weight=args.extra_weight,
+            allow_non_commercial=args.allow_non_commercial,
+            config=config,
+            track=not args.no_mlflow,
+            force=args.force,
+        )
     except ExtraDataError as exc:
         raise CliError(str(exc)) from exc
     print(f"\nmodel {result.model.version} saved to {result.bundle_dir}")
@@ -134,8 +141,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for results in iter_chunks(model, texts):
             for k, r in enumerate(results):
                 i = done + k
-                writer.writerow({**({args.id_column: ids[i]} if ids is not None else {}), "text": texts[i],
-                                 **result_row(r, flags, urgent)})
+                writer.writerow(
+                    {
+                        **({args.id_column: ids[i]} if ids is not None else {}),
+                        "text": texts[i],
+                        **result_row(r, flags, urgent),
+                    }
+                )
             done += len(results)
             bar.update(len(results))
     if out is not sys.stdout:
@@ -191,8 +203,7 @@ def cmd_compare_extras(args: argparse.Namespace) -> int:
     from training.experiments.extras_experiment import compare_extras
 
     corpus = _corpus(args.corpus)
-    print(compare_extras(corpus, args.extra, Path(args.datasets_dir) if args.datasets_dir else None,
-                         args.extra_weight))
+    print(compare_extras(corpus, args.extra, Path(args.datasets_dir) if args.datasets_dir else None, args.extra_weight))
     return 0
 
 
@@ -233,14 +244,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     results: list[dict] = []
     batch = 512
     for start in tqdm(range(0, len(texts), batch), desc="classifying", unit="batch"):
-        results.extend(model.classify(texts[start:start + batch]))
+        results.extend(model.classify(texts[start : start + batch]))
     analytics = analyze(build_frame(results, [timestamps[i] for i in keep], ids=ids, texts=texts))
     page = write_report(analytics, args.out, source=path.name, model_version=str(manifest["version"]))
-    print(f"{len(texts)} comments over {len(analytics.days)} days, {len(analytics.spikes)} spike(s), "
-          f"{len(analytics.urgent)} urgent; report written to {page}")
+    print(
+        f"{len(texts)} comments over {len(analytics.days)} days, {len(analytics.spikes)} spike(s), "
+        f"{len(analytics.urgent)} urgent; report written to {page}"
+    )
     for s in analytics.spikes:
-        print(f"  spike {s.day} {s.topic}: {s.count} vs λ={s.expected:.2f} "
-              f"(x{s.ratio:.1f}, p={s.p_value:.1e})")
+        print(f"  spike {s.day} {s.topic}: {s.count} vs λ={s.expected:.2f} (x{s.ratio:.1f}, p={s.p_value:.1e})")
     return 0
 
 
@@ -263,8 +275,14 @@ def cmd_retrain(args: argparse.Namespace) -> int:
                 url = f"sqlite:///{default_db}"
             feedback = read_feedback_db(url) if url else None
             print("feedback from the feedback database" if url else "no feedback source: corpus only")
-        retrain(_corpus(args.corpus), feedback, model_dir=Path(args.model_dir),
-                config=TrainConfig(folds=args.folds, n_jobs=args.jobs), track=not args.no_mlflow, force=args.force)
+        retrain(
+            _corpus(args.corpus),
+            feedback,
+            model_dir=Path(args.model_dir),
+            config=TrainConfig(folds=args.folds, n_jobs=args.jobs),
+            track=not args.no_mlflow,
+            force=args.force,
+        )
     except (RetrainError, BundleError) as exc:
         raise CliError(str(exc)) from exc
     return 0
@@ -289,20 +307,32 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train, evaluate on the test split, save a bundle, log to MLflow")
     corpus_opt(p)
     p.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
-    p.add_argument("--extra", action="append", default=[], metavar="NAME",
-                   help="train on these public corpora instead of the default ones (repeatable)")
-    p.add_argument("--no-extras", action="store_true",
-                   help="train from data/ alone, even when the public corpora are present")
+    p.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="train on these public corpora instead of the default ones (repeatable)",
+    )
+    p.add_argument(
+        "--no-extras", action="store_true", help="train from data/ alone, even when the public corpora are present"
+    )
     p.add_argument("--datasets-dir", default=None, help="where the public corpora live (default ../shared/datasets)")
-    p.add_argument("--extra-weight", type=float, default=None,
-                   help="one sample weight for every extra set (default: each set's own, see training/extras.py)")
-    p.add_argument("--allow-non-commercial", action="store_true",
-                   help="permit CC BY-NC-SA corpora (experiments only)")
+    p.add_argument(
+        "--extra-weight",
+        type=float,
+        default=None,
+        help="one sample weight for every extra set (default: each set's own, see training/datasets/extras.py)",
+    )
+    p.add_argument("--allow-non-commercial", action="store_true", help="permit CC BY-NC-SA corpora (experiments only)")
     p.add_argument("--folds", type=int, default=5, help="CV folds for model and threshold choice")
     p.add_argument("--jobs", type=int, default=2, help="parallel CV jobs")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    p.add_argument("--force", action="store_true",
-                   help="promote the new model even when it is worse than the champion beyond noise")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="promote the new model even when it is worse than the champion beyond noise",
+    )
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("eval", help="print test-split metrics and the quality bars of a saved model")
@@ -351,15 +381,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("retrain", help="retrain with moderators' feedback; promote by the one promotion rule")
     corpus_opt(p)
     p.add_argument("--model-dir", default=str(DEFAULT_MODEL_DIR))
-    p.add_argument("--feedback", default=None, metavar="FILE",
-                   help="CSV from GET /feedback/export (default: read the feedback database)")
-    p.add_argument("--database-url", default=None, metavar="URL",
-                   help="feedback database (default: $DATABASE_URL, else feedback.db in the project if present)")
+    p.add_argument(
+        "--feedback",
+        default=None,
+        metavar="FILE",
+        help="CSV from GET /feedback/export (default: read the feedback database)",
+    )
+    p.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="feedback database (default: $DATABASE_URL, else feedback.db in the project if present)",
+    )
     p.add_argument("--folds", type=int, default=5, help="CV folds for model and threshold choice")
     p.add_argument("--jobs", type=int, default=2, help="parallel CV jobs")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
-    p.add_argument("--force", action="store_true",
-                   help="promote the candidate even when it is worse than the champion beyond noise")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="promote the candidate even when it is worse than the champion beyond noise",
+    )
     p.set_defaults(func=cmd_retrain)
 
     return parser

@@ -20,11 +20,18 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 log = logging.getLogger("service.admin")
 
 
-@router.post("/reload", response_model=ReloadResponse,
-             responses={401: {"model": ErrorResponse}, 409: {"model": ErrorResponse},
-                        415: {"model": ErrorResponse}, 422: {"model": ErrorResponse}},
-             dependencies=[Depends(require_json_if_body)],
-             summary="Перезагрузить модель (models/latest или указанную версию)")
+@router.post(
+    "/reload",
+    response_model=ReloadResponse,
+    responses={
+        401: {"model": ErrorResponse},
+        409: {"model": ErrorResponse},
+        415: {"model": ErrorResponse},
+        422: {"model": ErrorResponse},
+    },
+    dependencies=[Depends(require_json_if_body)],
+    summary="Перезагрузить модель (models/latest или указанную версию)",
+)
 async def reload(
     request: Request,
     settings: Annotated[Settings, Depends(settings_dep)],

@@ -24,13 +24,19 @@ router = APIRouter(tags=["analytics"])
 
 ERRORS = error_responses("invalid comments or timestamps: the details name the index")
 
-_EXAMPLE_COMMENT: JsonDict = {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5, контейнеры переполнены",
-                               "timestamp": "2025-01-25T09:15:00+03:00"}
+_EXAMPLE_COMMENT: JsonDict = {
+    "id": "c1",
+    "text": "Третий день не вывозят мусор на Ленина 5, контейнеры переполнены",
+    "timestamp": "2025-01-25T09:15:00+03:00",
+}
 _EXAMPLE: JsonDict = {
     "comments": [
         _EXAMPLE_COMMENT,
-        {"id": "c2", "text": "Во дворе дома 12 по Садовой сильно пахнет газом, срочно приезжайте!",
-         "timestamp": "2025-01-25T10:02:00+03:00"},
+        {
+            "id": "c2",
+            "text": "Во дворе дома 12 по Садовой сильно пахнет газом, срочно приезжайте!",
+            "timestamp": "2025-01-25T10:02:00+03:00",
+        },
         {"id": "c3", "text": "Спасибо за работу!", "timestamp": "2025-01-24T18:40:00+03:00"},
     ]
 }
@@ -137,8 +143,16 @@ def _compute(loaded: LoadedModel, req: AnalyticsRequest) -> dict[str, Any]:
     urgent = []
     for u in summary["urgent"]:
         given = req.comments[u["id"]].id
-        urgent.append({"index": u["id"], "id": given, "timestamp": u["timestamp"], "topic": u["topic"],
-                       "category": u["category"], "urgent_score": u["urgent_score"]})
+        urgent.append(
+            {
+                "index": u["id"],
+                "id": given,
+                "timestamp": u["timestamp"],
+                "topic": u["topic"],
+                "category": u["category"],
+                "urgent_score": u["urgent_score"],
+            }
+        )
     summary["urgent"] = urgent
     summary["urgent_ids"] = [u["id"] if u["id"] is not None else u["index"] for u in urgent]
     summary["model_version"] = loaded.version
@@ -149,16 +163,28 @@ def check_limits(req: AnalyticsRequest, settings: Settings) -> None:
     """Limits that come from settings, reported like pydantic errors (same shape as /classify)."""
     errors = text_size_errors([c.text for c in req.comments], settings)
     if req.spike and req.spike.min_history_days > req.spike.window_days:
-        errors.append({"loc": ("body", "spike", "min_history_days"), "type": "value_error",
-                       "msg": "min_history_days cannot exceed window_days"})
+        errors.append(
+            {
+                "loc": ("body", "spike", "min_history_days"),
+                "type": "value_error",
+                "msg": "min_history_days cannot exceed window_days",
+            }
+        )
     raise_for(errors)
 
 
-@router.post("/analytics", response_model=AnalyticsResponse, responses=ERRORS,
-             dependencies=[Depends(require_api_key), Depends(require_json)],
-             summary="Аналитика потока: темы по дням, доли категорий, срочные, всплески")
-async def analytics(req: AnalyticsRequest, loaded: Annotated[LoadedModel, Depends(get_loaded_model)],
-                    settings: Annotated[Settings, Depends(settings_dep)]) -> dict[str, Any]:
+@router.post(
+    "/analytics",
+    response_model=AnalyticsResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_api_key), Depends(require_json)],
+    summary="Аналитика потока: темы по дням, доли категорий, срочные, всплески",
+)
+async def analytics(
+    req: AnalyticsRequest,
+    loaded: Annotated[LoadedModel, Depends(get_loaded_model)],
+    settings: Annotated[Settings, Depends(settings_dep)],
+) -> dict[str, Any]:
     """Per-day topic counts, category shares, urgent ids and spikes of one timestamped batch; the spike
     test and its threshold come back in `method`. Texts are not echoed (personal data)."""
     check_limits(req, settings)

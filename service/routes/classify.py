@@ -18,9 +18,13 @@ router = APIRouter(tags=["classify"])
 ERRORS = error_responses("invalid comments: the details name the index and field")
 
 
-@router.post("/classify", response_model=ClassifyResponse, responses=ERRORS,
-             dependencies=[Depends(require_api_key), Depends(require_json)],
-             summary="Классифицировать комментарии (флаги модерации, тема, срочность)")
+@router.post(
+    "/classify",
+    response_model=ClassifyResponse,
+    responses=ERRORS,
+    dependencies=[Depends(require_api_key), Depends(require_json)],
+    summary="Классифицировать комментарии (флаги модерации, тема, срочность)",
+)
 async def classify(
     req: ClassifyRequest,
     request: Request,

@@ -42,9 +42,14 @@ def _build_feedback_model(taxonomy: Taxonomy) -> type[BaseModel]:
         urgent: (bool, Field(default=False, description="срочно: угроза жизни, здоровью или имуществу")),
         "moderator": (str, Field(max_length=200, description="имя модератора")),
     }
-    example: JsonDict = {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5, когда уберут?",
-                         **{f: 0 for f in taxonomy.flags}, TOPIC_KEY: taxonomy.topic_ids[0], urgent: 0,
-                         "moderator": "Иванова"}
+    example: JsonDict = {
+        "id": "c1",
+        "text": "Третий день не вывозят мусор на Ленина 5, когда уберут?",
+        **{f: 0 for f in taxonomy.flags},
+        TOPIC_KEY: taxonomy.topic_ids[0],
+        urgent: 0,
+        "moderator": "Иванова",
+    }
     return create_model(
         "FeedbackIn",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
@@ -68,8 +73,9 @@ def get_store(request: Request, settings: Settings = Depends(settings_dep)) -> F
     return store
 
 
-@router.post("/feedback", dependencies=[Depends(require_api_key)],
-             summary="Сохранить исправленную разметку комментария")
+@router.post(
+    "/feedback", dependencies=[Depends(require_api_key)], summary="Сохранить исправленную разметку комментария"
+)
 def post_feedback(
     item: FeedbackIn = Body(...),
     store: FeedbackStore = Depends(get_store),
@@ -81,20 +87,31 @@ def post_feedback(
     try:
         return store.upsert(data["id"], data["text"], {k: data[k] for k in store.label_keys}, data["moderator"])
     except FeedbackError as exc:
-        raise RequestValidationError([{"loc": ("body", field), "type": "value_error", "msg": message}
-                                      for field, message in exc.problems]) from exc
+        raise RequestValidationError(
+            [{"loc": ("body", field), "type": "value_error", "msg": message} for field, message in exc.problems]
+        ) from exc
 
 
-@router.get("/feedback/export", dependencies=[Depends(require_api_key)],
-            summary="Все исправления в формате data/comments.csv (split = train)",
-            response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+@router.get(
+    "/feedback/export",
+    dependencies=[Depends(require_api_key)],
+    summary="Все исправления в формате data/comments.csv (split = train)",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
 def export_feedback(store: FeedbackStore = Depends(get_store)) -> Response:
-    return Response(content=store.export_csv(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="feedback.csv"'})
+    return Response(
+        content=store.export_csv(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="feedback.csv"'},
+    )
 
 
-@router.get("/feedback/{comment_id}", dependencies=[Depends(require_api_key)],
-            summary="Текущая разметка комментария и история изменений")
+@router.get(
+    "/feedback/{comment_id}",
+    dependencies=[Depends(require_api_key)],
+    summary="Текущая разметка комментария и история изменений",
+)
 def get_feedback(comment_id: str, store: FeedbackStore = Depends(get_store)) -> dict[str, Any]:
     record = store.get(comment_id)
     if record is None:

@@ -21,8 +21,10 @@ router = APIRouter(tags=["meta"])
 class LabelsResponse(BaseModel):
     """data/taxonomy.yaml as served: flags, urgency, topics with routes, precedence, categories, actions."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [
-        {**default_taxonomy().as_dict(), "label_rules": label_rules().as_dict()}]})
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{**default_taxonomy().as_dict(), "label_rules": label_rules().as_dict()}]},
+    )
 
     flags: list[dict[str, Any]]
     urgent: dict[str, Any]
@@ -37,10 +39,21 @@ class LabelsResponse(BaseModel):
 class VersionResponse(BaseModel):
     """The bundle manifest without file paths: version, data hash, thresholds, test metrics, libraries."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [{
-        "version": "20250101-120000-abc123", "created_at": "2025-01-01T12:00:00+00:00",
-        "data_hash": "abc123…", "thresholds": {}, "test_metrics": {}, "library_versions": {},
-    }]})
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "version": "20250101-120000-abc123",
+                    "created_at": "2025-01-01T12:00:00+00:00",
+                    "data_hash": "abc123…",
+                    "thresholds": {},
+                    "test_metrics": {},
+                    "library_versions": {},
+                }
+            ]
+        },
+    )
 
     version: str
 
@@ -50,14 +63,17 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/ready", response_model=ReadyResponse, responses={503: {"model": ReadyResponse}},
-            summary="Готов ли сервис отвечать (модель загружена)")
+@router.get(
+    "/ready",
+    response_model=ReadyResponse,
+    responses={503: {"model": ReadyResponse}},
+    summary="Готов ли сервис отвечать (модель загружена)",
+)
 async def ready(request: Request) -> Any:
     loaded = request.app.state.holder.get()
     if loaded is None:
         reason = getattr(request.app.state, "load_error", None) or "model not loaded"
-        return JSONResponse(status_code=503, content={"status": "not ready", "model_version": None,
-                                                      "reason": reason})
+        return JSONResponse(status_code=503, content={"status": "not ready", "model_version": None, "reason": reason})
     return {"status": "ready", "model_version": loaded.version, "reason": None}
 
 
@@ -66,8 +82,12 @@ async def labels() -> dict[str, Any]:
     return {**default_taxonomy().as_dict(), "label_rules": label_rules().as_dict()}
 
 
-@router.get("/version", response_model=VersionResponse, responses={503: {"model": ErrorResponse}},
-            summary="Манифест обслуживаемой модели (без путей к файлам)")
+@router.get(
+    "/version",
+    response_model=VersionResponse,
+    responses={503: {"model": ErrorResponse}},
+    summary="Манифест обслуживаемой модели (без путей к файлам)",
+)
 async def version(loaded: Annotated[LoadedModel, Depends(get_loaded_model)]) -> dict[str, Any]:
     return public_manifest(loaded.manifest)
 

@@ -31,8 +31,13 @@ router = APIRouter(tags=["ui"], include_in_schema=False)
 HERE = Path(__file__).resolve().parent.parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
 STATIC_DIR = HERE / "static"
-STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
+STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+}
 UI_MAX_ROWS = 2000
 TEXT_COLUMN, ID_COLUMN = "text", "id"
 
@@ -105,8 +110,10 @@ def _page_context(taxonomy: Taxonomy) -> dict[str, Any]:
         "actions": [(a["id"], a["name_ru"]) for a in raw["actions"]],
         "max_rows": UI_MAX_ROWS,
         # The page's script takes the label rules and the CSV columns from the server, never its own copy.
-        "page_data": {"label_rules": label_rules(taxonomy).as_dict(),
-                      "result_columns": result_columns(taxonomy.flags, taxonomy.urgent)},
+        "page_data": {
+            "label_rules": label_rules(taxonomy).as_dict(),
+            "result_columns": result_columns(taxonomy.flags, taxonomy.urgent),
+        },
     }
 
 
@@ -122,24 +129,34 @@ def ui_page(request: Request) -> HTMLResponse:
     return _render(request)
 
 
-def _rows_for_template(items: list[tuple[str, str]], results: list[dict[str, Any]],
-                       taxonomy: Taxonomy) -> list[dict[str, Any]]:
+def _rows_for_template(
+    items: list[tuple[str, str]], results: list[dict[str, Any]], taxonomy: Taxonomy
+) -> list[dict[str, Any]]:
     raw = taxonomy.as_dict()
     cat_names = {c["id"]: c["name_ru"] for c in raw["categories"]}
     action_names = {a["id"]: a["name_ru"] for a in raw["actions"]}
     topic_names = {t.id: t.name_ru for t in taxonomy.topics}
     rows = []
     for (cid, text), r in zip(items, results, strict=True):
-        rows.append({
-            "id": cid, "text": text, "segments": segments(text, r.get("evidence", [])),
-            "category": r["category"], "category_ru": cat_names.get(r["category"], r["category"]),
-            "action": r["action"], "action_ru": action_names.get(r["action"], r["action"]),
-            "topic": r["topic"], "topic_ru": topic_names.get(r["topic"], "") if r["topic"] else "",
-            "route": r["route"] or "", "urgent": bool(r["urgent"]),
-            "flags": {f: bool(v) for f, v in r["flags"].items()}, "scores": r["scores"],
-            "evidence": [e["text"] for e in r.get("evidence", [])],
-            "row": result_row(r, taxonomy.flags, taxonomy.urgent),  # the CSV download's cells
-        })
+        rows.append(
+            {
+                "id": cid,
+                "text": text,
+                "segments": segments(text, r.get("evidence", [])),
+                "category": r["category"],
+                "category_ru": cat_names.get(r["category"], r["category"]),
+                "action": r["action"],
+                "action_ru": action_names.get(r["action"], r["action"]),
+                "topic": r["topic"],
+                "topic_ru": topic_names.get(r["topic"], "") if r["topic"] else "",
+                "route": r["route"] or "",
+                "urgent": bool(r["urgent"]),
+                "flags": {f: bool(v) for f, v in r["flags"].items()},
+                "scores": r["scores"],
+                "evidence": [e["text"] for e in r.get("evidence", [])],
+                "row": result_row(r, taxonomy.flags, taxonomy.urgent),  # the CSV download's cells
+            }
+        )
     return rows
 
 
@@ -173,8 +190,9 @@ async def ui_classify(
             raise UiInputError(f"Слишком много комментариев: {len(items)}, за раз можно не больше {UI_MAX_ROWS}.")
         long_ones = [i + 1 for i in too_long([t for _, t in items], settings.max_text_chars)]
         if long_ones:
-            raise UiInputError(f"Комментарии № {', '.join(map(str, long_ones[:10]))} длиннее "
-                               f"{settings.max_text_chars} символов.")
+            raise UiInputError(
+                f"Комментарии № {', '.join(map(str, long_ones[:10]))} длиннее {settings.max_text_chars} символов."
+            )
     except UiInputError as exc:
         return _render(request, 400, error=str(exc), **keep)
     ids = [cid or comment_id(t) for cid, t in items]

@@ -47,6 +47,8 @@ def test_hard_negatives(corpus) -> None:
     clean = corpus[list(TAX.moderation_flags)].sum(axis=1) == 0
     tricky = corpus["text"].str.contains(HARD_NEGATIVE_MARKERS)
     n = int((clean & tricky).sum())
-    print(f"\nhard negatives (clean rows with a tricky marker): {n} of {int(clean.sum())} clean rows; "
-          f"all rows with a marker: {int(tricky.sum())}")
+    print(
+        f"\nhard negatives (clean rows with a tricky marker): {n} of {int(clean.sum())} clean rows; "
+        f"all rows with a marker: {int(tricky.sum())}"
+    )
     assert n >= 400, f"only {n} hard negatives (clean rows with a tricky marker), need >= 400"

@@ -30,8 +30,7 @@ COMMENTS = [
 def server(trained_model_dir, tmp_path_factory, service_process):
     """`python -m service` on a free port; yields its base URL once /ready answers 200."""
     tmp = tmp_path_factory.mktemp("e2e")
-    env = {"MODEL_DIR": str(trained_model_dir), "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}",
-           "LOG_LEVEL": "warning"}
+    env = {"MODEL_DIR": str(trained_model_dir), "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}", "LOG_LEVEL": "warning"}
     with service_process(env, tmp / "server.log", ready_timeout=180) as base:
         yield base
 
@@ -57,8 +56,10 @@ def test_moderation_page_end_to_end(server, browser, tmp_path):
     dialogs: list[str] = []
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
     external: list[str] = []
-    page.on("request", lambda r: None if r.url.startswith(server) or r.url.startswith(("blob:", "data:"))
-            else external.append(r.url))
+    page.on(
+        "request",
+        lambda r: None if r.url.startswith(server) or r.url.startswith(("blob:", "data:")) else external.append(r.url),
+    )
 
     page.goto(f"{server}/ui")
     assert "Разбор комментариев" in page.title()
@@ -132,8 +133,13 @@ def test_moderation_page_end_to_end(server, browser, tmp_path):
 
 @pytest.fixture(scope="module")
 def keyed(trained_model_dir, tmp_path_factory):
-    app = create_app(Settings(model_dir=trained_model_dir, api_keys="k1",
-                              database_url=f"sqlite:///{tmp_path_factory.mktemp('ui') / 'fb.db'}"))
+    app = create_app(
+        Settings(
+            model_dir=trained_model_dir,
+            api_keys="k1",
+            database_url=f"sqlite:///{tmp_path_factory.mktemp('ui') / 'fb.db'}",
+        )
+    )
     with TestClient(app) as client:
         yield client
 
@@ -147,16 +153,19 @@ def test_ui_form_errors_upload_and_static(keyed):
     r = keyed.post("/ui/classify", data={"text": "  \n ", "api_key": "k1"})
     assert r.status_code == 400 and "Нет комментариев" in r.text
     upload = "id,text\nx-1,Когда починят дорогу на Мира?\nx-2,<script>alert(1)</script> спасибо\n"
-    r = keyed.post("/ui/classify", data={"api_key": "k1"},
-                   files={"file": ("comments.csv", upload.encode("utf-8"), "text/csv")})
+    r = keyed.post(
+        "/ui/classify", data={"api_key": "k1"}, files={"file": ("comments.csv", upload.encode("utf-8"), "text/csv")}
+    )
     assert r.status_code == 200
     assert 'data-id="x-1"' in r.text and 'data-id="x-2"' in r.text
     assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
-    r = keyed.post("/ui/classify", data={"api_key": "k1"},
-                   files={"file": ("c.csv", b"comment\nhello\n", "text/csv")})
+    r = keyed.post("/ui/classify", data={"api_key": "k1"}, files={"file": ("c.csv", b"comment\nhello\n", "text/csv")})
     assert r.status_code == 400 and "нет столбца" in r.text
-    r = keyed.post("/ui/classify", data={"api_key": "k1"},
-                   files={"file": ("c.txt", "Пахнет газом в подъезде!\n\nСпасибо!\n".encode("cp1251"), "text/plain")})
+    r = keyed.post(
+        "/ui/classify",
+        data={"api_key": "k1"},
+        files={"file": ("c.txt", "Пахнет газом в подъезде!\n\nСпасибо!\n".encode("cp1251"), "text/plain")},
+    )
     assert r.status_code == 200 and r.text.count('class="result-row') == 2
     assert keyed.get("/ui/static/ui.css").status_code == 200
     assert keyed.get("/ui/static/ui.js").headers["content-type"].startswith("text/javascript")

@@ -19,8 +19,13 @@ TOPICS = TAX.topic_ids
 
 def _model() -> TriageModel:
     thresholds = {**{f: 0.5 for f in TAX.flags}, URGENT: 0.4}
-    return TriageModel(pipeline=None, thresholds=thresholds, flags=TAX.flags, urgent_label=URGENT,  # type: ignore[arg-type]
-                       topics=TOPICS)
+    return TriageModel(
+        pipeline=None,
+        thresholds=thresholds,
+        flags=TAX.flags,
+        urgent_label=URGENT,  # type: ignore[arg-type]
+        topics=TOPICS,
+    )
 
 
 def _scores(rows: list[dict]) -> dict[str, np.ndarray]:

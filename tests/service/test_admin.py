@@ -71,9 +71,14 @@ def test_good_bundle_is_swapped_in(app_factory, models):
 def test_bundle_that_unpickles_but_cannot_classify_is_refused(app_factory, models, trained_model):
     model_dir, v1 = models
     manifest = add_version(model_dir, v1, "v4-hollow")
-    hollow = type(trained_model)(pipeline=Pipeline([("nothing", "passthrough")]), thresholds={},
-                                 flags=trained_model.flags, urgent_label=trained_model.urgent_label,
-                                 topics=trained_model.topics, version="v4-hollow")
+    hollow = type(trained_model)(
+        pipeline=Pipeline([("nothing", "passthrough")]),
+        thresholds={},
+        flags=trained_model.flags,
+        urgent_label=trained_model.urgent_label,
+        topics=trained_model.topics,
+        version="v4-hollow",
+    )
     path = model_dir / "v4-hollow" / MODEL_FILE
     joblib.dump(hollow, path)
     manifest["sha256"] = sha256_of(path)  # a correctly signed bundle whose model is unusable

@@ -65,8 +65,10 @@ def test_surge_is_reported_with_the_method(answer, payload):
     s = surge[0]
     assert s["p_value"] < 1e-6 and s["ratio"] > 3 and s["count"] >= 18 and s["history_days"] == 14
     assert s["baseline_mean"] < 6
-    print(f"\n/analytics surge {s['day']}: count={s['count']} baseline_mean={s['baseline_mean']} "
-          f"ratio={s['ratio']} p={s['p_value']:.3g}; spikes: {[(x['topic'], x['day']) for x in answer['spikes']]}")
+    print(
+        f"\n/analytics surge {s['day']}: count={s['count']} baseline_mean={s['baseline_mean']} "
+        f"ratio={s['ratio']} p={s['p_value']:.3g}; spikes: {[(x['topic'], x['day']) for x in answer['spikes']]}"
+    )
 
 
 def test_counts_shares_and_urgent(answer, payload):
@@ -89,9 +91,15 @@ def test_counts_shares_and_urgent(answer, payload):
 
 
 def test_positions_stand_in_for_missing_ids(api):
-    body = {"comments": [{"text": "В подвале дома 3 по Мира сильно пахнет газом, срочно приезжайте!",
-                          "timestamp": "2025-02-03T08:00:00+03:00"},
-                         {"text": "Спасибо!", "timestamp": "2025-02-03"}]}
+    body = {
+        "comments": [
+            {
+                "text": "В подвале дома 3 по Мира сильно пахнет газом, срочно приезжайте!",
+                "timestamp": "2025-02-03T08:00:00+03:00",
+            },
+            {"text": "Спасибо!", "timestamp": "2025-02-03"},
+        ]
+    }
     r = api.post("/analytics", json=body)
     assert r.status_code == 200, r.text
     data = r.json()
@@ -107,15 +115,24 @@ def test_api_key_is_required_when_configured(app_factory):
     assert r.status_code == 200 and r.json()["n_comments"] == 1
 
 
-@pytest.mark.parametrize("body, status, needle", [
-    ({"comments": []}, 422, "comments"),
-    ({"comments": [{"text": "яма", "timestamp": "вчера"}]}, 422, "comments[0].timestamp"),
-    ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}, {"text": "яма"}]}, 422, "comments[1].timestamp"),
-    ({"comments": [{"text": "   ", "timestamp": "2025-02-01"}]}, 422, "comments[0].text"),
-    ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}],
-      "spike": {"window_days": 7, "min_history_days": 10}}, 422, "min_history_days"),
-    ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}], "spike": {"alpha": 2}}, 422, "alpha"),
-])
+@pytest.mark.parametrize(
+    "body, status, needle",
+    [
+        ({"comments": []}, 422, "comments"),
+        ({"comments": [{"text": "яма", "timestamp": "вчера"}]}, 422, "comments[0].timestamp"),
+        ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}, {"text": "яма"}]}, 422, "comments[1].timestamp"),
+        ({"comments": [{"text": "   ", "timestamp": "2025-02-01"}]}, 422, "comments[0].text"),
+        (
+            {
+                "comments": [{"text": "яма", "timestamp": "2025-02-01"}],
+                "spike": {"window_days": 7, "min_history_days": 10},
+            },
+            422,
+            "min_history_days",
+        ),
+        ({"comments": [{"text": "яма", "timestamp": "2025-02-01"}], "spike": {"alpha": 2}}, 422, "alpha"),
+    ],
+)
 def test_bad_input_is_a_clear_4xx(api, body, status, needle):
     r = api.post("/analytics", json=body)
     assert r.status_code == status and needle in r.text, r.text
@@ -124,8 +141,10 @@ def test_bad_input_is_a_clear_4xx(api, body, status, needle):
 
 def test_limits(app_factory, api):
     small = app_factory(max_text_chars=40)
-    r = small.post("/analytics", json={"comments": [
-        {"text": "яма", "timestamp": "2025-02-01"}, {"text": "я" * 41, "timestamp": "2025-02-01"}]})
+    r = small.post(
+        "/analytics",
+        json={"comments": [{"text": "яма", "timestamp": "2025-02-01"}, {"text": "я" * 41, "timestamp": "2025-02-01"}]},
+    )
     assert r.status_code == 422 and "comments[1].text" in r.text and "40" in r.text
     many = {"comments": [{"text": "a", "timestamp": "2025-02-01"}] * 20_001}
     r = app_factory(max_body_bytes=3_000_000).post("/analytics", json=many)

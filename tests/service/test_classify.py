@@ -31,7 +31,7 @@ def test_contract_order_ids_and_fields(api, trained_model):
         for key in ("category", "action", "flags", "topic", "urgent", "route", "evidence"):
             assert res[key] == exp[key], key
         for span in res["evidence"]:
-            assert comment["text"][span["start"]:span["end"]] == span["text"]
+            assert comment["text"][span["start"] : span["end"]] == span["text"]
     assert results[0]["category"] == ACTIONABLE and results[0]["topic"] is not None
     assert results[1]["category"] == TAX.no_question_flag and results[1]["topic"] is None
 

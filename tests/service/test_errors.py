@@ -16,8 +16,15 @@ def small(trained_model_dir, tmp_path_factory):
     from service.settings import Settings
 
     tmp = tmp_path_factory.mktemp("errors")
-    app = create_app(Settings(model_dir=trained_model_dir, max_batch=3, max_text_chars=100, max_body_bytes=4096,
-                              database_url=f"sqlite:///{tmp / 'fb.db'}"))
+    app = create_app(
+        Settings(
+            model_dir=trained_model_dir,
+            max_batch=3,
+            max_text_chars=100,
+            max_body_bytes=4096,
+            database_url=f"sqlite:///{tmp / 'fb.db'}",
+        )
+    )
     with TestClient(app) as c:
         yield c
 
@@ -130,9 +137,24 @@ def test_wrong_method_and_unknown_path(small):
     check(small.get("/no-such-endpoint"), 404)
 
 
-@pytest.mark.parametrize("raw", [b"", b"null", b"0", b'"x"', b"[]", b"{}", b'{"comments": null}',
-                                 b'{"comments": [null]}', b'{"comments": [{}]}', b'{"comments": [[]]}',
-                                 b'{"comments": [{"text": {"a": 1}}]}', b"\xef\xbb\xbf{}", b"{" * 5000])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"null",
+        b"0",
+        b'"x"',
+        b"[]",
+        b"{}",
+        b'{"comments": null}',
+        b'{"comments": [null]}',
+        b'{"comments": [{}]}',
+        b'{"comments": [[]]}',
+        b'{"comments": [{"text": {"a": 1}}]}',
+        b"\xef\xbb\xbf{}",
+        b"{" * 5000,
+    ],
+)
 def test_garbage_bodies_are_4xx(small, raw):
     r = small.post("/classify", content=raw, headers=JSON)
     assert 400 <= r.status_code < 500, (raw[:40], r.status_code, r.text)

@@ -24,15 +24,22 @@ ACTIONABLE_TOPIC = TAX.topic_ids[0]
 def make_client(tmp_path, api_keys: str = "") -> TestClient:
     """The router on a bare app: the feedback routes need settings only, not the model."""
     app = FastAPI()
-    app.state.settings = Settings(model_dir=tmp_path / "models", database_url=f"sqlite:///{tmp_path / 'fb.db'}",
-                                  api_keys=api_keys)
+    app.state.settings = Settings(
+        model_dir=tmp_path / "models", database_url=f"sqlite:///{tmp_path / 'fb.db'}", api_keys=api_keys
+    )
     app.include_router(feedback_router)
     return TestClient(app)
 
 
 def payload(**over) -> dict:
-    body = {"id": "c1", "text": "Третий день не вывозят мусор на Ленина 5", **{f: 0 for f in TAX.flags},
-            "topic": ACTIONABLE_TOPIC, URGENT: False, "moderator": "Иванова"}
+    body = {
+        "id": "c1",
+        "text": "Третий день не вывозят мусор на Ленина 5",
+        **{f: 0 for f in TAX.flags},
+        "topic": ACTIONABLE_TOPIC,
+        URGENT: False,
+        "moderator": "Иванова",
+    }
     body.update(over)
     return body
 
@@ -65,8 +72,10 @@ def test_create_upsert_history_and_export(client, tmp_path):
     assert client.post("/feedback", json=second).json()["changed"] is False
     assert len(client.get("/feedback/c1").json()["history"]) == 2
 
-    client.post("/feedback", json=payload(id="c2", text="Пахнет газом в подъезде, Мира 3",
-                                          topic=TAX.topic_ids[-3], **{URGENT: 1}))
+    client.post(
+        "/feedback",
+        json=payload(id="c2", text="Пахнет газом в подъезде, Мира 3", topic=TAX.topic_ids[-3], **{URGENT: 1}),
+    )
     r = client.get("/feedback/export")
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/csv")

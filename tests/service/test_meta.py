@@ -31,8 +31,11 @@ def test_not_ready_without_a_model_but_alive(app_factory, tmp_path):
     assert client.get("/version").status_code == 503
 
 
-def test_labels_is_the_taxonomy(api):
+def test_labels_is_the_taxonomy_and_its_label_rules(api):
+    from training.runtime.feedback.rules import label_rules
+
     body = api.get("/labels").json()
+    assert body.pop("label_rules") == label_rules(TAX).as_dict()
     assert body == TAX.as_dict()
     assert [f["id"] for f in body["flags"]] == list(TAX.flags)
 
@@ -54,8 +57,9 @@ def test_metrics_prometheus_text(api):
     text = m.text
     count = re.search(r'triage_http_requests_total\{method="POST",route="/classify",status="200"\} (\d+)', text)
     assert count and int(count.group(1)) >= 1
-    assert re.search(r'triage_http_request_duration_seconds_bucket\{(?=[^}]*route="/classify")(?=[^}]*le="\+Inf")',
-                     text)
+    assert re.search(
+        r'triage_http_request_duration_seconds_bucket\{(?=[^}]*route="/classify")(?=[^}]*le="\+Inf")', text
+    )
     assert 'triage_http_request_duration_seconds_count{route="/classify"}' in text
     for c in categories:
         assert re.search(rf'triage_results_total\{{category="{c}"\}} [1-9]', text)

@@ -25,8 +25,11 @@ Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
 def parse(text: str) -> Samples:
     """Every sample of an exposition, keyed by sample name and label set (the official parser)."""
-    return {(s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text) for s in family.samples}
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:
@@ -171,9 +174,14 @@ def test_two_uvicorn_workers_every_scrape_sees_the_sum(trained_model_dir, tmp_pa
     n = 200
     stale = tmp_path / "stale"
     stale.mkdir()
-    env = {"MODEL_DIR": str(trained_model_dir), "WORKERS": "2", "LOG_LEVEL": "warning",
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'fb.db'}", "TMPDIR": str(tmp_path),
-           MULTIPROC_ENV: str(stale)}
+    env = {
+        "MODEL_DIR": str(trained_model_dir),
+        "WORKERS": "2",
+        "LOG_LEVEL": "warning",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'fb.db'}",
+        "TMPDIR": str(tmp_path),
+        MULTIPROC_ENV: str(stale),
+    }
 
     def get(url: str) -> httpx.Response:
         # A new connection each time: keep-alive would pin every request to one worker.
@@ -208,4 +216,3 @@ def _health_count(path: Path) -> float:
             if s.name == REQUESTS and s.labels == {"method": "GET", "route": "/health", "status": "200"}:
                 return s.value
     return 0.0
-

@@ -13,8 +13,12 @@ PROFANE = "когда уже эту б**дскую дорогу сделают �
 @pytest.fixture(scope="module")
 def server(trained_model_dir, tmp_path_factory, service_process):
     tmp = tmp_path_factory.mktemp("uvicorn")
-    env = {"MODEL_DIR": str(trained_model_dir), "LOG_LEVEL": "info", "MAX_BODY_BYTES": "65536",
-           "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}"}
+    env = {
+        "MODEL_DIR": str(trained_model_dir),
+        "LOG_LEVEL": "info",
+        "MAX_BODY_BYTES": "65536",
+        "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}",
+    }
     log_path = tmp / "server.log"
     with service_process(env, log_path, ready_timeout=90) as base:
         yield base, log_path
@@ -32,7 +36,7 @@ def test_real_server_classifies_disguised_profanity(server):
         flag = default_taxonomy().lexicon_flag
         assert res["id"] == "c1" and res["flags"][flag] is True
         span = res["evidence"][0]
-        assert span["text"] == "б**дскую" == PROFANE[span["start"]:span["end"]]
+        assert span["text"] == "б**дскую" == PROFANE[span["start"] : span["end"]]
         assert r.json()["model_version"] == http.get("/version").json()["version"]
     log = log_path.read_text(encoding="utf-8")
     assert r.headers["x-request-id"] in log  # the JSON access line

@@ -1,17 +1,24 @@
 """Topic analytics on a 30-day stream of real comments classified by the session model, the spike test on
-crafted series, and the `report` CLI (files written, clear error exits)."""
+crafted series, the frame/count-table structures and the JSON summary on hand-made streams, the runtime
+module's independence from pandas, and the `report` CLI (files written, clear error exits)."""
 
 from __future__ import annotations
 
 import csv
+import json
+import subprocess
+import sys
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from training.analytics import (
+from training.cli import main
+from training.runtime.analytics import (
     AnalyticsError,
+    CommentFrame,
+    CountTable,
     SpikeParams,
     analyze,
     build_frame,
@@ -19,8 +26,7 @@ from training.analytics import (
     parse_timestamps,
     spikes_in_series,
 )
-from training.cli import main
-from training.taxonomy import default_taxonomy
+from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
 SPIKE_TOPIC = "waste_snow"
@@ -68,8 +74,7 @@ def stream(corpus) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def stream_analytics(stream, trained_model):
     results = trained_model.classify(stream["text"].tolist())
-    frame = build_frame(results, stream["timestamp"].tolist(), ids=stream["id"].tolist(),
-                        texts=stream["text"].tolist())
+    frame = build_frame(results, stream["timestamp"].tolist(), ids=stream["id"].tolist(), texts=stream["text"].tolist())
     return analyze(frame)
 
 
@@ -79,15 +84,17 @@ def test_real_stream_reports_the_snow_spike_on_day_25(stream_analytics):
     snow = [s for s in a.spikes if s.topic == SPIKE_TOPIC]
     assert [s.day for s in snow] == [SPIKE_DAY], a.spikes
     s = snow[0]
-    assert s.count == a.topic_counts.loc[SPIKE_DAY, SPIKE_TOPIC] >= 20
+    assert s.count == a.topic_counts.get(SPIKE_DAY, SPIKE_TOPIC) >= 20
     assert s.p_value < 1e-6 and s.ratio >= 4 and s.history_days == 14
-    print(f"\nwaste_snow spike {s.day}: count={s.count} baseline_mean={s.baseline_mean} "
-          f"ratio={s.ratio} p={s.p_value:.3g}; all: {[(x.topic, x.day.isoformat()) for x in a.spikes]}")
+    print(
+        f"\nwaste_snow spike {s.day}: count={s.count} baseline_mean={s.baseline_mean} "
+        f"ratio={s.ratio} p={s.p_value:.3g}; all: {[(x.topic, x.day.isoformat()) for x in a.spikes]}"
+    )
 
 
 @pytest.mark.parametrize("topic", STEADY_TOPICS)
 def test_steady_topics_have_no_spike(stream_analytics, topic):
-    counts = stream_analytics.topic_counts[topic]
+    counts = stream_analytics.topic_counts.series(topic)
     # The topic really runs through the whole month (the model may miss one on some day).
     assert (counts > 0).mean() >= 0.9 and counts.sum() >= 2 * N_DAYS
     assert [s for s in stream_analytics.spikes if s.topic == topic] == []
@@ -98,10 +105,13 @@ def test_shares_counts_and_urgent_are_consistent(stream, stream_analytics):
     assert sum(a.category_share_overall.values()) == pytest.approx(1.0, abs=1e-3)
     assert set(a.category_share_overall) == set(TAX.categories)
     per_day = a.category_share_per_day
+    assert per_day.shape == (N_DAYS, len(TAX.categories))
     assert np.allclose(per_day.sum(axis=1), 1.0)
-    assert int(a.category_counts.to_numpy().sum()) == len(stream)
+    assert int(a.category_counts.counts.sum()) == len(stream)
     # The spike day carries the extra comments.
-    assert a.category_counts.loc[SPIKE_DAY].sum() > a.category_counts.drop(index=SPIKE_DAY).sum(axis=1).max()
+    totals = a.category_counts.day_totals()
+    k = a.days.index(SPIKE_DAY)
+    assert totals[k] > np.delete(totals, k).max()
     # Safety topics hold urgent comments in the corpus: the real model must find some, newest first.
     assert a.urgent, "no urgent comment found in a month of real comments"
     stamps = [datetime.fromisoformat(u["timestamp"]) for u in a.urgent]
@@ -143,8 +153,8 @@ def test_guards_count_and_ratio():
 
 def test_detect_spikes_on_a_table_names_topic_and_day():
     days = [START + timedelta(days=i) for i in range(20)]
-    table = pd.DataFrame({"roads": [3] * 20, "waste_snow": [2] * 15 + [15, 2, 2, 2, 2]}, index=days)
-    spikes = detect_spikes(table)
+    counts = np.array([[3] * 20, [2] * 15 + [15, 2, 2, 2, 2]]).T
+    spikes = detect_spikes(CountTable(days=days, labels=["roads", "waste_snow"], counts=counts))
     assert [(s.topic, s.day) for s in spikes] == [("waste_snow", days[15])]
 
 
@@ -156,15 +166,167 @@ def test_bad_timestamps_are_named():
 def test_days_follow_the_written_wall_clock():
     results = [{"category": "actionable", "topic": "roads", "urgent": False, "urgent_score": 0.1}] * 2
     frame = build_frame(results, ["2025-01-25T23:30:00+03:00", "2025-01-25T22:00:00Z"])
-    assert set(frame["day"]) == {date(2025, 1, 25)}
+    assert isinstance(frame, CommentFrame) and len(frame) == 2
+    assert set(frame.day) == {date(2025, 1, 25)}
+
+
+# --- structures and the JSON summary on hand-made streams ------------------------------------------------
+
+
+def _r(category: str = "actionable", topic: str | None = "roads", urgent: bool = False, score: float = 0.1) -> dict:
+    return {"category": category, "topic": topic, "urgent": urgent, "urgent_score": score}
+
+
+def test_runtime_analytics_does_not_import_pandas():
+    code = "import sys, training.runtime.analytics; print('pandas' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
+
+
+def test_counts_cover_every_day_of_the_span_with_zeros():
+    results = [_r(topic="roads"), _r(topic="roads"), _r("no_question", None), _r(topic="healthcare")]
+    stamps = ["2025-03-01T10:00", "2025-03-01T23:59:00+03:00", "2025-03-01T12:00Z", "2025-03-04"]
+    a = analyze(build_frame(results, stamps))
+    assert a.days == [date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3), date(2025, 3, 4)]
+    t = a.topic_counts
+    assert t.days == a.days and t.labels == list(TAX.topic_ids) and t.counts.dtype.kind == "i"
+    assert t.series("roads").tolist() == [2, 0, 0, 0] and t.series("healthcare").tolist() == [0, 0, 0, 1]
+    assert t.get(date(2025, 3, 1), "roads") == 2 and t.on(date(2025, 3, 2))["roads"] == 0
+    assert t.day_totals().tolist() == [2, 0, 0, 1]  # the topic-less comment is not counted as a topic
+    assert a.category_counts.day_totals().tolist() == [3, 0, 0, 1]
+    assert a.category_counts.label_totals() == {
+        "profanity": 0,
+        "insult_commenter": 0,
+        "disrespect_authority": 0,
+        "no_question": 1,
+        "actionable": 3,
+    }
+    shares = a.category_share_per_day
+    assert shares[1].tolist() == [0.0] * len(TAX.categories)  # a day without comments has no shares
+    assert shares[0, TAX.categories.index("no_question")] == pytest.approx(1 / 3)
+    assert a.category_share_overall == {
+        "profanity": 0.0,
+        "insult_commenter": 0.0,
+        "disrespect_authority": 0.0,
+        "no_question": 0.25,
+        "actionable": 0.75,
+    }
+    with pytest.raises(KeyError):
+        t.series("no_such_topic")
+    with pytest.raises(KeyError):
+        t.get(date(2025, 2, 28), "roads")
+
+
+def test_count_table_and_frame_refuse_misaligned_columns():
+    with pytest.raises(ValueError, match="shape"):
+        CountTable(days=[START], labels=["roads", "healthcare"], counts=np.zeros((2, 2), dtype=int))
+    with pytest.raises(AnalyticsError, match="2 results but 1 timestamps"):
+        build_frame([_r(), _r()], ["2025-01-01"])
+    with pytest.raises(AnalyticsError, match="different lengths"):
+        build_frame([_r(), _r()], ["2025-01-01", "2025-01-02"], ids=["a"])
+    with pytest.raises(AnalyticsError, match="different lengths"):
+        build_frame([_r()], ["2025-01-01"], texts=["a", "b"])
+    with pytest.raises(AnalyticsError, match="no comments"):
+        analyze(build_frame([], []))
+
+
+def test_urgent_newest_wall_clock_first_ties_in_input_order():
+    results = [_r(urgent=True, score=0.51234), _r(urgent=False), _r(urgent=True), _r(urgent=True), _r(urgent=True)]
+    stamps = [
+        "2025-01-20T09:00:00+03:00",
+        "2025-01-21T09:00:00Z",
+        "2025-01-20T09:00:00Z",
+        "2025-01-20T10:00:00+05:00",
+        "2025-01-19T23:00:00",
+    ]
+    a = analyze(build_frame(results, stamps, ids=["a", "b", "c", "d", "e"], texts=list("ABCDE")))
+    assert [u["id"] for u in a.urgent] == ["d", "a", "c", "e"]
+    assert a.urgent[1] == {
+        "id": "a",
+        "timestamp": "2025-01-20T09:00:00+03:00",
+        "day": "2025-01-20",
+        "topic": "roads",
+        "category": "actionable",
+        "urgent_score": 0.5123,
+        "text": "A",
+    }
+
+
+def test_as_dict_is_the_documented_json():
+    results = [_r(topic="roads", urgent=True, score=0.9), _r("no_question", None), _r(topic="roads")]
+    stamps = ["2025-02-01T08:00:00+03:00", "2025-02-01T09:00:00", "2025-02-03T12:00:00Z"]
+    ids = np.array([10, 11, 12])  # numpy ids come back as plain ints
+    a = analyze(build_frame(results, stamps, ids=list(ids), texts=["яма", "спасибо", "яма опять"]))
+    zeros = dict.fromkeys(TAX.topic_ids, 0)
+    zero_shares = dict.fromkeys(TAX.categories, 0.0)
+    expected = {
+        "n_comments": 3,
+        "days": ["2025-02-01", "2025-02-02", "2025-02-03"],
+        "method": SpikeParams().as_method(),
+        "topic_counts": [
+            {"day": "2025-02-01", "counts": {**zeros, "roads": 1}},
+            {"day": "2025-02-02", "counts": zeros},
+            {"day": "2025-02-03", "counts": {**zeros, "roads": 1}},
+        ],
+        "category_shares": {
+            "overall": {**zero_shares, "no_question": 0.3333, "actionable": 0.6667},
+            "per_day": [
+                {"day": "2025-02-01", "total": 2, "shares": {**zero_shares, "no_question": 0.5, "actionable": 0.5}},
+                {"day": "2025-02-02", "total": 0, "shares": zero_shares},
+                {"day": "2025-02-03", "total": 1, "shares": {**zero_shares, "actionable": 1.0}},
+            ],
+        },
+        "urgent": [
+            {
+                "id": 10,
+                "timestamp": "2025-02-01T08:00:00+03:00",
+                "day": "2025-02-01",
+                "topic": "roads",
+                "category": "actionable",
+                "urgent_score": 0.9,
+            }
+        ],
+        "spikes": [],
+    }
+    d = a.as_dict()
+    assert d == expected
+    assert list(d["topic_counts"][0]["counts"]) == list(TAX.topic_ids)  # key order is the taxonomy's
+    assert type(d["urgent"][0]["id"]) is int
+    with_texts = a.as_dict(include_texts=True)
+    assert with_texts["urgent"][0]["text"] == "яма" and "text" not in d["urgent"][0]
+    json.dumps(with_texts, allow_nan=False)  # plain JSON: no numpy scalars, no NaN
+
+
+def test_spikes_in_the_summary_name_topic_and_day():
+    results, stamps = [], []
+    for day in range(16):
+        n = 12 if day == 15 else 1
+        results += [_r(topic="waste_snow")] * n
+        stamps += [f"2025-01-{day + 1:02d}T10:00:00+03:00"] * n
+    spikes = analyze(build_frame(results, stamps)).as_dict()["spikes"]
+    assert len(spikes) == 1
+    s = spikes[0]
+    assert (s["topic"], s["day"], s["count"], s["baseline_mean"], s["expected"], s["history_days"]) == (
+        "waste_snow",
+        "2025-01-16",
+        12,
+        1.0,
+        1.0,
+        14,
+    )
+    assert s["ratio"] == 12.0 and 0 < s["p_value"] < 1e-6
 
 
 # --- the report CLI -------------------------------------------------------------------------------------
 
+
 def test_report_cli_writes_html_and_charts(stream, trained_model_dir, tmp_path, capsys):
     src = tmp_path / "stream.csv"
-    hostile = {"id": "x<1>", "text": "<script>alert(1)</script> пахнет газом в подъезде, срочно!",
-               "timestamp": "2025-01-30T12:00:00+03:00"}
+    hostile = {
+        "id": "x<1>",
+        "text": "<script>alert(1)</script> пахнет газом в подъезде, срочно!",
+        "timestamp": "2025-01-30T12:00:00+03:00",
+    }
     pd.concat([stream, pd.DataFrame([hostile])]).to_csv(src, index=False, quoting=csv.QUOTE_MINIMAL)
     out = tmp_path / "report"
     rc = main(["report", str(src), "--out", str(out), "--model-dir", str(trained_model_dir)])
@@ -195,8 +357,10 @@ def test_report_cli_errors(trained_model_dir, tmp_path, capsys):
     no_ts = _write(tmp_path / "no_ts.csv", [{"text": "нет воды", "date": "2025-01-01"}])
     assert "no column 'timestamp'" in run(no_ts)
     assert "no column 'body'" in run(no_ts, "--text-column", "body")
-    bad = _write(tmp_path / "bad.csv", [{"text": "нет воды", "timestamp": "2025-01-01"},
-                                        {"text": "яма на дороге", "timestamp": "позавчера"}])
+    bad = _write(
+        tmp_path / "bad.csv",
+        [{"text": "нет воды", "timestamp": "2025-01-01"}, {"text": "яма на дороге", "timestamp": "позавчера"}],
+    )
     assert "line 3 ('позавчера')" in run(bad)
     (tmp_path / "empty.csv").write_text("", encoding="utf-8")
     assert "empty" in run(str(tmp_path / "empty.csv"))

@@ -34,8 +34,17 @@ def bundle_dir(trained_model_dir, tmp_path) -> Path:
 
 def test_manifest_fields(bundle_dir) -> None:
     manifest = read_manifest(bundle_dir)
-    for key in ("version", "created_at", "git_commit", "data_hash", "labels", "thresholds", "test_metrics",
-                "library_versions", "sha256"):
+    for key in (
+        "version",
+        "created_at",
+        "git_commit",
+        "data_hash",
+        "labels",
+        "thresholds",
+        "test_metrics",
+        "library_versions",
+        "sha256",
+    ):
         assert key in manifest, key
     assert manifest["version"] == latest_version(bundle_dir)
     assert len(manifest["sha256"]) == 64

@@ -10,8 +10,15 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from training.runtime.text.char_ngrams import FastCharNgramTfidf
 from training.runtime.text.normalize import normalize_text
 
-PARAMS = dict(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=False,
-              max_features=150_000, dtype=np.float32)
+PARAMS = dict(
+    analyzer="char_wb",
+    ngram_range=(2, 5),
+    min_df=2,
+    sublinear_tf=True,
+    lowercase=False,
+    max_features=150_000,
+    dtype=np.float32,
+)
 ODD = ["", "   ", "a", "😀 ok", "x\x00y", "ёжик 𝔘𝔫𝔦𝔠𝔬𝔡𝔢", "word\tword\n\nword", "ъ" * 50]
 
 

@@ -16,8 +16,19 @@ TEXTS = [
     "Спасибо всем за праздник, было здорово!",
     "бл@ть, когда уже починят дорогу на Садовой",
 ]
-EXPECTED_COLUMNS = ["text", "category", "action", *TAX.flags, *(f"{f}_score" for f in TAX.flags), "topic",
-                    "topic_score", "route", TAX.urgent, "urgent_score", "evidence"]
+EXPECTED_COLUMNS = [
+    "text",
+    "category",
+    "action",
+    *TAX.flags,
+    *(f"{f}_score" for f in TAX.flags),
+    "topic",
+    "topic_score",
+    "route",
+    TAX.urgent,
+    "urgent_score",
+    "evidence",
+]
 
 
 def _check_output(path, texts: list[str], id_column: str | None = None) -> pd.DataFrame:
@@ -38,8 +49,9 @@ def test_predict_csv(trained_model_dir, tmp_path, capsys) -> None:
     src = tmp_path / "in.csv"
     pd.DataFrame({"id": ["c-7", "2", "x"], "comment": TEXTS}).to_csv(src, index=False)
     dst = tmp_path / "out.csv"
-    code = main(["predict", str(src), "-o", str(dst), "--text-column", "comment",
-                 "--model-dir", str(trained_model_dir)])
+    code = main(
+        ["predict", str(src), "-o", str(dst), "--text-column", "comment", "--model-dir", str(trained_model_dir)]
+    )
     assert code == 0
     out = _check_output(dst, TEXTS, id_column="id")
     assert out["id"].tolist() == ["c-7", "2", "x"]  # every row keeps the input's id

@@ -57,17 +57,20 @@ def _set(df: pd.DataFrame, i: int, col: str, value: str) -> pd.DataFrame:
     return df
 
 
-@pytest.mark.parametrize("mutate,needle", [
-    (lambda d: _set(d, 2, "profanity", "2"), "row 4 (id='g3'): profanity must be 0 or 1, got '2'"),
-    (lambda d: _set(d, 1, "topic", "space_travel"), "row 3 (id='g2'): unknown topic 'space_travel'"),
-    (lambda d: _set(d, 3, "topic", "roads"), "row 5 (id='g4'): topic must be empty when no_question = 1"),
-    (lambda d: _set(d, 0, "topic", ""), "row 2 (id='g1'): topic is required when no_question = 0"),
-    (lambda d: _set(d, 3, TAX.urgent, "1"), "row 5 (id='g4'): topic is required when urgent = 1"),
-    (lambda d: _set(d, 4, "split", "validation"), "row 6 (id='g5'): split must be one of"),
-    (lambda d: _set(d, 5, "text", "   "), "row 7 (id='g6'): empty text"),
-    (lambda d: _set(d, 9, "text", d.at[0, "text"].upper()), "row 11 (id='g10'): duplicate text of row 2 (id='g1')"),
-    (lambda d: _set(d, 8, "id", "g1"), "duplicate id 'g1'"),
-])
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda d: _set(d, 2, "profanity", "2"), "row 4 (id='g3'): profanity must be 0 or 1, got '2'"),
+        (lambda d: _set(d, 1, "topic", "space_travel"), "row 3 (id='g2'): unknown topic 'space_travel'"),
+        (lambda d: _set(d, 3, "topic", "roads"), "row 5 (id='g4'): topic must be empty when no_question = 1"),
+        (lambda d: _set(d, 0, "topic", ""), "row 2 (id='g1'): topic is required when no_question = 0"),
+        (lambda d: _set(d, 3, TAX.urgent, "1"), "row 5 (id='g4'): topic is required when urgent = 1"),
+        (lambda d: _set(d, 4, "split", "validation"), "row 6 (id='g5'): split must be one of"),
+        (lambda d: _set(d, 5, "text", "   "), "row 7 (id='g6'): empty text"),
+        (lambda d: _set(d, 9, "text", d.at[0, "text"].upper()), "row 11 (id='g10'): duplicate text of row 2 (id='g1')"),
+        (lambda d: _set(d, 8, "id", "g1"), "duplicate id 'g1'"),
+    ],
+)
 def test_corrupted_rows_are_named(tmp_path, mutate, needle: str) -> None:
     df = read_corpus(_csv(tmp_path, mutate(_frame())))
     report = validate_corpus(df, check_targets=False)
@@ -96,12 +99,12 @@ def test_near_duplicates_over_limit_are_rejected() -> None:
 
 
 def test_template_families_are_rejected() -> None:
-    streets = ["Ленина", "Мира", "Гагарина", "Пушкина", "Советской", "Садовой", "Лесной", "Победы", "Кирова",
-               "Чехова"]
+    streets = ["Ленина", "Мира", "Гагарина", "Пушкина", "Советской", "Садовой", "Лесной", "Победы", "Кирова", "Чехова"]
     rows = list(GOOD_ROWS)
     for k, street in enumerate(streets):
-        rows.append((f"t{k}", f"Когда вывезут мусор на улице {street} {k * 7 + 3}", "0,0,0,0", "waste_snow", 0,
-                     "train"))
+        rows.append(
+            (f"t{k}", f"Когда вывезут мусор на улице {street} {k * 7 + 3}", "0,0,0,0", "waste_snow", 0, "train")
+        )
     report = validate_corpus(_frame(rows), check_targets=False)
     assert not report.ok
     assert any("template families" in e for e in report.errors), report.errors

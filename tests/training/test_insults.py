@@ -20,8 +20,18 @@ def test_rude_words_are_found(text):
     assert _features(text)["rude_word"] == 1.0
 
 
-@pytest.mark.parametrize("text", ["Тупик на улице Ленина", "хороший урожай", "продам дуршлаг", "лохматая собака",
-                                  "хамство водителя", "Хамовники", "Олег, спасибо вам"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Тупик на улице Ленина",
+        "хороший урожай",
+        "продам дуршлаг",
+        "лохматая собака",
+        "хамство водителя",
+        "Хамовники",
+        "Олег, спасибо вам",
+    ],
+)
 def test_innocent_look_alikes_are_not(text):
     assert _features(text)["rude_word"] == 0.0
 

@@ -131,9 +131,34 @@ INNOCENT = [
 # Innocent strings the lexicon matched in the real sets (R6: `python -m training lexicon-audit`), read by
 # eye and written here as the word or abbreviation only, never the comment it came from.
 AUDIT_INNOCENT = [
-    "обл", "Курской обл.", "сучки", "пезда", "г-н", "г-ном", "п-т", "№3-А", "А.Б.", "Е.Б.", "С.А.", "М.И.",
-    "пос.Аккумулятор", "пос.им.М.Жукова", "о.Белок", "Б.Внуковская", "п.Толстопальцево", "С.А.Алехин",
-    "арт-бланш", "н/бл", "д44б", "кв11а", "P.S.", "п.с.", "НЕ-БЫ-ЛО", "р-н", "им.", "г-жа",
+    "обл",
+    "Курской обл.",
+    "сучки",
+    "пезда",
+    "г-н",
+    "г-ном",
+    "п-т",
+    "№3-А",
+    "А.Б.",
+    "Е.Б.",
+    "С.А.",
+    "М.И.",
+    "пос.Аккумулятор",
+    "пос.им.М.Жукова",
+    "о.Белок",
+    "Б.Внуковская",
+    "п.Толстопальцево",
+    "С.А.Алехин",
+    "арт-бланш",
+    "н/бл",
+    "д44б",
+    "кв11а",
+    "P.S.",
+    "п.с.",
+    "НЕ-БЫ-ЛО",
+    "р-н",
+    "им.",
+    "г-жа",
 ]
 # Disguises the audit's fixes must keep catching.
 AUDIT_PROFANE = ["п......ц", "е..ть", "х..й", "б.л.я", "з.а.л.у.п.а", "ох.еть", "х00й", "п***ц", "б***ь"]
@@ -149,15 +174,13 @@ def test_audit_disguises_still_caught(word: str) -> None:
     assert [s.text for s in LEX.find(f"ну {word} какой-то")] == [word]
 
 
-
-
 @pytest.mark.parametrize("text,word", PROFANE, ids=[w for _, w in PROFANE])
 def test_finds_span_in_original_text(text: str, word: str) -> None:
     spans = LEX.find(text)
     assert spans, f"no мат found in {text!r} (expected {word!r})"
     start = text.index(word)
     for s in spans:
-        assert text[s.start:s.end] == s.text
+        assert text[s.start : s.end] == s.text
     assert any(s.start == start and s.end == start + len(word) for s in spans), (
         f"expected span {word!r} at {start}, got {[(s.start, s.end, s.text) for s in spans]}"
     )
@@ -196,8 +219,10 @@ def test_recall_on_public_toxic_vocab() -> None:
     core = [w for w in words if " " not in w and CORE_ROOT.search(w.lower().replace("ё", "е"))]
     misses = [w for w in core if not LEX.contains(w)]
     recall = 1 - len(misses) / len(core)
-    print(f"\nlexicon_toxic_vocab_ru: {len(core)} single words with a core root, recall {recall:.4f}; "
-          f"misses e.g. {misses[:15]}")
+    print(
+        f"\nlexicon_toxic_vocab_ru: {len(core)} single words with a core root, recall {recall:.4f}; "
+        f"misses e.g. {misses[:15]}"
+    )
     assert recall >= 0.95, f"recall {recall:.3f} < 0.95 on core-root entries; misses e.g. {misses[:30]}"
 
 
@@ -216,7 +241,9 @@ def test_corpus_recall_and_false_positive_rate(corpus) -> None:
     hit_pos = pos.map(LEX.contains)
     hit_neg = neg.map(LEX.contains)
     recall, fp_rate = hit_pos.mean(), hit_neg.mean()
-    print(f"\ncorpus: recall {recall:.4f} on {len(pos)} profanity rows; "
-          f"false-positive rate {fp_rate:.4f} on {len(neg)} clean rows; misses: {pos[~hit_pos].tolist()[:5]}")
+    print(
+        f"\ncorpus: recall {recall:.4f} on {len(pos)} profanity rows; "
+        f"false-positive rate {fp_rate:.4f} on {len(neg)} clean rows; misses: {pos[~hit_pos].tolist()[:5]}"
+    )
     assert recall >= 0.97, f"recall {recall:.3f}; misses: {pos[~hit_pos].tolist()[:10]}"
     assert fp_rate <= 0.01, f"false positives: {neg[hit_neg].tolist()[:10]}"

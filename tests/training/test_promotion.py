@@ -85,12 +85,20 @@ def test_a_worse_candidate_leaves_latest_where_it_was(tmp_path):
         return {"_scores": {k: (y[k].astype(int), pred[k].astype(float)) for k in LABELS}, "_decisions": pred}
 
     lines: list[str] = []
-    result = promote_if_better(tmp_path, "v2", metrics(worse), score_champion=lambda v: metrics(champion),
-                               flags=LABELS, echo=lines.append)
+    result = promote_if_better(
+        tmp_path, "v2", metrics(worse), score_champion=lambda v: metrics(champion), flags=LABELS, echo=lines.append
+    )
     assert not result.decision.promote and latest_version(tmp_path) == "v1"
     assert any("KEEP CHAMPION" in line for line in lines) and any("paired bootstrap" in line for line in lines)
-    forced = promote_if_better(tmp_path, "v2", metrics(worse), score_champion=lambda v: metrics(champion),
-                               flags=LABELS, force=True, echo=lines.append)
+    forced = promote_if_better(
+        tmp_path,
+        "v2",
+        metrics(worse),
+        score_champion=lambda v: metrics(champion),
+        flags=LABELS,
+        force=True,
+        echo=lines.append,
+    )
     assert forced.decision.forced and latest_version(tmp_path) == "v2"
     assert any("PROMOTE (forced)" in line for line in lines)
 

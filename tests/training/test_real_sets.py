@@ -51,8 +51,12 @@ def test_our_vk_labels_never_include_the_600(tmp_path):
     ours = rs.vk_our_labels(ROOT)
     assert len(ours) > 1000 and gold_ids.isdisjoint(ours["id"])
     # Even a labels file that names benchmark rows cannot smuggle them in.
-    sneaky = pd.concat([pd.read_csv(rs.REAL_LABELS_DIR / "vk_gov_pages.csv", dtype=str, keep_default_na=False),
-                        pd.read_csv(ROOT / "vk_gov_pages" / "labels.csv", dtype=str, keep_default_na=False)])
+    sneaky = pd.concat(
+        [
+            pd.read_csv(rs.REAL_LABELS_DIR / "vk_gov_pages.csv", dtype=str, keep_default_na=False),
+            pd.read_csv(ROOT / "vk_gov_pages" / "labels.csv", dtype=str, keep_default_na=False),
+        ]
+    )
     path = tmp_path / "labels.csv"
     sneaky.to_csv(path, index=False)
     assert gold_ids.isdisjoint(rs.vk_our_labels(ROOT, path)["id"])
@@ -64,9 +68,17 @@ def test_real_eval_reports_every_section(trained_model):
     assert [s.key for s in sections] == ["R0", "R1", "R2", "R3", "R4", "R5"]
     assert not any(s.skipped for s in sections)
     flat = flat_real_metrics(sections)
-    for key in ("real_R0_category_accuracy", "real_R0_false_moderation", "real_R0_topic_accuracy",
-                "real_R1_moderated", "real_R2_moderated", "real_R3_moderated", "real_R4_f1",
-                "real_R5_profanity", "real_R5_topic_accuracy"):
+    for key in (
+        "real_R0_category_accuracy",
+        "real_R0_false_moderation",
+        "real_R0_topic_accuracy",
+        "real_R1_moderated",
+        "real_R2_moderated",
+        "real_R3_moderated",
+        "real_R4_f1",
+        "real_R5_profanity",
+        "real_R5_topic_accuracy",
+    ):
         assert 0.0 <= flat[key] <= 1.0, key
     assert sections[0].rows == 600
     text = format_real_eval(sections, model_version="v", markdown=True)

@@ -19,8 +19,7 @@ NQ = TAX.no_question_flag
 
 
 def _row(id_, text, topic=None, **flags):
-    row = {"id": id_, "text": text, **{f: 0 for f in TAX.flags}, "topic": topic or "", TAX.urgent: 0,
-           "split": "train"}
+    row = {"id": id_, "text": text, **{f: 0 for f in TAX.flags}, "topic": topic or "", TAX.urgent: 0, "split": "train"}
     if topic is None:
         row[NQ] = 1
     row.update(flags)
@@ -64,8 +63,9 @@ def test_merge_feedback_wins_and_skips_test_texts(corpus, feedback_csv):
     assert merged[merged["split"] == "test"]["text"].tolist() == corpus[corpus["split"] == "test"]["text"].tolist()
 
 
-def test_retrain_prints_table_and_follows_the_rule(tmp_path, monkeypatch, capsys, corpus, trained_model_dir,
-                                                   feedback_csv):
+def test_retrain_prints_table_and_follows_the_rule(
+    tmp_path, monkeypatch, capsys, corpus, trained_model_dir, feedback_csv
+):
     import mlflow
     from mlflow import MlflowClient
 
@@ -80,8 +80,12 @@ def test_retrain_prints_table_and_follows_the_rule(tmp_path, monkeypatch, capsys
     # Keep the artifacts in tmp_path (the default for sqlite tracking is the project's mlartifacts/).
     mlflow.create_experiment(EXPERIMENT, artifact_location=(tmp_path / "mlartifacts").as_uri())
 
-    result = retrain(corpus, read_feedback_csv(feedback_csv[0]), model_dir=model_dir,
-                     config=TrainConfig(folds=3, families=("logreg",), progress=False))
+    result = retrain(
+        corpus,
+        read_feedback_csv(feedback_csv[0]),
+        model_dir=model_dir,
+        config=TrainConfig(folds=3, families=("logreg",), progress=False),
+    )
     out = capsys.readouterr().out
     print(out)
     assert "paired bootstrap on the fixed test split" in out and "promotion:" in out
@@ -114,11 +118,17 @@ def test_bad_feedback_source_is_a_clear_error(tmp_path, capsys):
     bad.write_text("id,text\n1,привет\n", encoding="utf-8")
     with pytest.raises(RetrainError, match="missing columns"):
         read_feedback_csv(bad)
-    assert cli_main(["retrain", "--feedback", str(tmp_path / "missing.csv"), "--model-dir",
-                     str(tmp_path / "m"), "--no-mlflow"]) == 2
+    assert (
+        cli_main(
+            ["retrain", "--feedback", str(tmp_path / "missing.csv"), "--model-dir", str(tmp_path / "m"), "--no-mlflow"]
+        )
+        == 2
+    )
     assert "error: feedback file not found" in capsys.readouterr().err
     db = tmp_path / "empty.db"
-    assert cli_main(["retrain", "--database-url", f"sqlite:///{db}", "--model-dir", str(tmp_path / "m"),
-                     "--no-mlflow"]) == 2
+    assert (
+        cli_main(["retrain", "--database-url", f"sqlite:///{db}", "--model-dir", str(tmp_path / "m"), "--no-mlflow"])
+        == 2
+    )
     assert "the database has no 'feedback' table" in capsys.readouterr().err
     assert not db.exists() or "feedback" not in db.read_bytes().decode("latin-1")  # no empty table was created

@@ -36,29 +36,35 @@ def _flags(*raised: str) -> dict[str, bool]:
     return {f: f in raised for f in TAX.flags}
 
 
-@pytest.mark.parametrize("raised,category", [
-    ((), ACTIONABLE),
-    (("no_question",), "no_question"),
-    (("disrespect_authority", "no_question"), "disrespect_authority"),
-    (("insult_commenter", "disrespect_authority"), "insult_commenter"),
-    (("profanity", "insult_commenter", "disrespect_authority", "no_question"), "profanity"),
-    (("profanity",), "profanity"),
-    (("insult_commenter", "no_question"), "insult_commenter"),
-])
+@pytest.mark.parametrize(
+    "raised,category",
+    [
+        ((), ACTIONABLE),
+        (("no_question",), "no_question"),
+        (("disrespect_authority", "no_question"), "disrespect_authority"),
+        (("insult_commenter", "disrespect_authority"), "insult_commenter"),
+        (("profanity", "insult_commenter", "disrespect_authority", "no_question"), "profanity"),
+        (("profanity",), "profanity"),
+        (("insult_commenter", "no_question"), "insult_commenter"),
+    ],
+)
 def test_category_precedence(raised: tuple[str, ...], category: str) -> None:
     assert TAX.category_for(_flags(*raised)) == category
 
 
-@pytest.mark.parametrize("category,urgent,action", [
-    (ACTIONABLE, False, "answer"),
-    (ACTIONABLE, True, "escalate"),
-    ("no_question", False, "skip"),
-    ("no_question", True, "escalate"),
-    ("profanity", False, "moderate"),
-    ("profanity", True, "escalate"),
-    ("insult_commenter", False, "moderate"),
-    ("disrespect_authority", False, "moderate"),
-])
+@pytest.mark.parametrize(
+    "category,urgent,action",
+    [
+        (ACTIONABLE, False, "answer"),
+        (ACTIONABLE, True, "escalate"),
+        ("no_question", False, "skip"),
+        ("no_question", True, "escalate"),
+        ("profanity", False, "moderate"),
+        ("profanity", True, "escalate"),
+        ("insult_commenter", False, "moderate"),
+        ("disrespect_authority", False, "moderate"),
+    ],
+)
 def test_action_for(category: str, urgent: bool, action: str) -> None:
     assert TAX.action_for(category, urgent) == action
 
@@ -103,14 +109,17 @@ def _precedence_not_ending_actionable(raw: dict) -> None:
     raw["precedence"] = [*raw["precedence"][-1:], *raw["precedence"][:-1]]
 
 
-@pytest.mark.parametrize("corrupt,message", [
-    (_missing_key, "missing key 'precedence'"),
-    (_duplicate_topic, "duplicate topic"),
-    (_precedence_missing_flag, "precedence must list every flag"),
-    (_unknown_action, "unknown actions ['delete_forever']"),
-    (_topic_without_route, "route"),
-    (_precedence_not_ending_actionable, "end with 'actionable'"),
-])
+@pytest.mark.parametrize(
+    "corrupt,message",
+    [
+        (_missing_key, "missing key 'precedence'"),
+        (_duplicate_topic, "duplicate topic"),
+        (_precedence_missing_flag, "precedence must list every flag"),
+        (_unknown_action, "unknown actions ['delete_forever']"),
+        (_topic_without_route, "route"),
+        (_precedence_not_ending_actionable, "end with 'actionable'"),
+    ],
+)
 def test_malformed_taxonomy_is_rejected(tmp_path, corrupt, message: str) -> None:
     raw = _raw()
     corrupt(raw)

@@ -15,7 +15,8 @@ def tracking(tmp_path, monkeypatch):
 
 
 def test_logged_pyfunc_model_predicts_like_the_bundle_and_the_alias_moves_with_latest(
-        tracking, trained_model_dir, trained_model, corpus):
+    tracking, trained_model_dir, trained_model, corpus
+):
     import mlflow
 
     from training.evaluation.metrics import evaluate
@@ -27,12 +28,19 @@ def test_logged_pyfunc_model_predicts_like_the_bundle_and_the_alias_moves_with_l
     bundle = trained_model_dir / latest_version(trained_model_dir)
     test = corpus[corpus["split"] == "test"].head(200).reset_index(drop=True)
     metrics = flat_metrics(evaluate(trained_model, test))
-    first = log_training_run(bundle_dir=bundle, params={"note": "first"}, metrics=metrics, plots=[],
-                             data_hash=read_manifest(trained_model_dir)["data_hash"], head_choices=[])
+    first = log_training_run(
+        bundle_dir=bundle,
+        params={"note": "first"},
+        metrics=metrics,
+        plots=[],
+        data_hash=read_manifest(trained_model_dir)["data_hash"],
+        head_choices=[],
+    )
     assert str(first["registered_version"]) == "1" and champion_version() is None  # logging never promotes
     assert (tracking / "mlartifacts").is_dir()  # artifacts beside the throw-away tracking DB
-    second = log_training_run(bundle_dir=bundle, params={"note": "second"}, metrics=metrics, plots=[],
-                              data_hash="x", head_choices=[])
+    second = log_training_run(
+        bundle_dir=bundle, params={"note": "second"}, metrics=metrics, plots=[], data_hash="x", head_choices=[]
+    )
     model_dir = tracking / "models"
     import shutil
 

@@ -24,8 +24,14 @@ NEAR_DUP_JACCARD = 0.8
 MAX_NEAR_DUP_SHARE = 0.02
 MAX_TEMPLATE_SHARE = 0.02
 # Corpus targets of the foundation issue; checked on the real corpus, skipped for small fixtures.
-TARGETS = {"rows": 4000, "test_rows": 800, "flag_positives": 400, "actionable_per_topic": 150, "urgent": 150,
-           "disguised_share": 0.40}
+TARGETS = {
+    "rows": 4000,
+    "test_rows": 800,
+    "flag_positives": 400,
+    "actionable_per_topic": 150,
+    "urgent": 150,
+    "disguised_share": 0.40,
+}
 # Innocent words with мат-like letter runs, and neutral authority words: markers of hard negatives.
 HARD_NEGATIVE_MARKERS = re.compile(
     r"оскорбл|употребл|колеб|хлеб|сукн|мандарин|мандат|команд|ребят|рубл|корабл|сабл|хуже|хулиган|хутор|мудр|"
@@ -244,9 +250,7 @@ def _count(df: pd.DataFrame, taxonomy: Taxonomy, report: ValidationReport) -> No
     counts["profanity_rows"] = len(prof)
     counts["profanity_disguised_share"] = round(disguised / len(prof), 3) if len(prof) else 0.0
     clean = typed[[f for f in taxonomy.moderation_flags]].sum(axis=1) == 0
-    counts["hard_negative_candidates"] = int(
-        (clean & typed["text"].str.contains(HARD_NEGATIVE_MARKERS)).sum()
-    )
+    counts["hard_negative_candidates"] = int((clean & typed["text"].str.contains(HARD_NEGATIVE_MARKERS)).sum())
 
 
 def _check_targets(report: ValidationReport, taxonomy: Taxonomy) -> None:
@@ -291,7 +295,8 @@ def validate_corpus(df: pd.DataFrame, taxonomy: Taxonomy | None = None, check_ta
             report.errors.extend(
                 f"shortcut: {label} can be read off surface cues alone (ROC-AUC {report.shortcuts.auc[label]:.3f} "
                 f"> {MAX_MODERATION_AUC:.2f}); add neutral rows with those cues or positives without them"
-                for label in report.shortcuts.failing)
+                for label in report.shortcuts.failing
+            )
     return report
 
 

@@ -107,8 +107,13 @@ ADAPTERS: dict[str, Callable[[Path, Taxonomy], pd.DataFrame]] = {
 DEFAULT_EXTRAS = ("vk_gov_pages", "kursk_citizen_appeals", "ru_paradetox", "ru_toxic_2ch_pikabu")
 # Weakly labelled sets are sampled (seeded) to this many rows: more cost training time and bought nothing.
 MAX_ROWS = {"ru_paradetox": 4000, "ru_toxic_2ch_pikabu": 4000}
-DEFAULT_WEIGHTS = {"vk_gov_pages": 1.0, "kursk_citizen_appeals": 0.5, "ru_paradetox": 0.3,
-                   "ru_toxic_2ch_pikabu": 0.3, "ok_ru_toxic_positives": 0.3}
+DEFAULT_WEIGHTS = {
+    "vk_gov_pages": 1.0,
+    "kursk_citizen_appeals": 0.5,
+    "ru_paradetox": 0.3,
+    "ru_toxic_2ch_pikabu": 0.3,
+    "ok_ru_toxic_positives": 0.3,
+}
 
 
 def available_default_extras(datasets_dir: str | Path | None = None) -> list[str]:
@@ -117,8 +122,14 @@ def available_default_extras(datasets_dir: str | Path | None = None) -> list[str
     return [n for n in DEFAULT_EXTRAS if (root / n).is_dir()]
 
 
-def load_extras(names: list[str], datasets_dir: str | Path | None = None, *, weight: float | None = None,
-                allow_non_commercial: bool = False, taxonomy: Taxonomy | None = None) -> pd.DataFrame | None:
+def load_extras(
+    names: list[str],
+    datasets_dir: str | Path | None = None,
+    *,
+    weight: float | None = None,
+    allow_non_commercial: bool = False,
+    taxonomy: Taxonomy | None = None,
+) -> pd.DataFrame | None:
     """Concatenated extra rows with `weight` and `source` columns, or None for no names.
 
     `weight` overrides every set's default weight. Rows whose text is in a benchmark's held-out part are
@@ -133,8 +144,10 @@ def load_extras(names: list[str], datasets_dir: str | Path | None = None, *, wei
         if name not in ADAPTERS:
             raise ExtraDataError(f"unknown extra corpus {name!r}; known: {sorted(ADAPTERS)}")
         if name in NON_COMMERCIAL and not allow_non_commercial:
-            raise ExtraDataError(f"{name} is licensed non-commercial (CC BY-NC-SA): experiments only, "
-                                 "pass --allow-non-commercial and do not ship the result as the default model")
+            raise ExtraDataError(
+                f"{name} is licensed non-commercial (CC BY-NC-SA): experiments only, "
+                "pass --allow-non-commercial and do not ship the result as the default model"
+            )
         if not (root / name).is_dir():
             raise ExtraDataError(f"extra corpus {name!r} not found under {root}")
         try:

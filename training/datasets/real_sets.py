@@ -40,9 +40,21 @@ NEUTRAL_COLUMNS = ("neutral_comment1", "neutral_comment2", "neutral_comment3")
 
 # Kursk categories (inferred names, see that corpus's README) onto our topics.
 KURSK_CATEGORY_TOPIC = {
-    "0": "roads", "1": "landscaping", "2": "government_services", "3": "housing_utilities", "4": "healthcare",
-    "5": "culture_sport", "6": "social_support", "7": "education", "8": "public_transport", "9": "other",
-    "10": "social_support", "11": "government_services", "13": "other", "14": "other", "15": "culture_sport",
+    "0": "roads",
+    "1": "landscaping",
+    "2": "government_services",
+    "3": "housing_utilities",
+    "4": "healthcare",
+    "5": "culture_sport",
+    "6": "social_support",
+    "7": "education",
+    "8": "public_transport",
+    "9": "other",
+    "10": "social_support",
+    "11": "government_services",
+    "13": "other",
+    "14": "other",
+    "15": "culture_sport",
     "16": "waste_snow",
 }
 # Fine topics that override the category (category 3 mixes utilities with lighting, trees, snow).
@@ -51,8 +63,10 @@ KURSK_TOPIC_RULES = [
     (re.compile(r"отход|мусор|свалк|уборк", re.I), "waste_snow"),
     (re.compile(r"освещени|деревь|дерев|озеленен|площадк|сорн|двор|благоустр|животн|собак", re.I), "landscaping"),
     (re.compile(r"люк|колодц", re.I), "roads"),
-    (re.compile(r"тепло|водоснаб|водоотвед|канализ|электроснаб|многоквартирн|лифт|кровл|подъезд", re.I),
-     "housing_utilities"),
+    (
+        re.compile(r"тепло|водоснаб|водоотвед|канализ|электроснаб|многоквартирн|лифт|кровл|подъезд", re.I),
+        "housing_utilities",
+    ),
 ]
 
 
@@ -79,6 +93,7 @@ def kursk_topic(category: str, fine_topic: str) -> str | None:
 
 
 # --- vk_gov_pages ------------------------------------------------------------------------------------------
+
 
 def vk_comments(root: Path) -> pd.DataFrame:
     return _read(root, "vk_gov_pages", "comments.csv")
@@ -112,6 +127,7 @@ def vk_our_labels(root: Path, labels_path: Path | None = None) -> pd.DataFrame:
 
 # --- ru_paradetox ------------------------------------------------------------------------------------------
 
+
 def _paradetox(root: Path) -> pd.DataFrame:
     return _read(root, "ru_paradetox", "ru_paradetox.csv")
 
@@ -140,6 +156,7 @@ def paradetox_train(root: Path) -> tuple[pd.Series, pd.Series]:
 
 # --- ru_toxic_2ch_pikabu -----------------------------------------------------------------------------------
 
+
 def _pikabu_split(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = _read(root, "ru_toxic_2ch_pikabu", "ru_toxic_2ch_pikabu.csv")
     raw = raw[raw["text"].str.strip() != ""].reset_index(drop=True)
@@ -159,13 +176,15 @@ def pikabu_train(root: Path) -> pd.DataFrame:
 
 # --- kursk_citizen_appeals ---------------------------------------------------------------------------------
 
+
 def _kursk_split(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     raw = _read(root, "kursk_citizen_appeals", "train.csv")
     raw["our_topic"] = [kursk_topic(c, t) for c, t in zip(raw["category"], raw["topic"], strict=True)]
     raw = raw[raw["our_topic"].notna() & (raw["text_clean"].str.split().str.len() >= 4)]
     raw = raw.assign(key=raw["text_clean"].map(canonical_text)).drop_duplicates("key").reset_index(drop=True)
-    tr, te = train_test_split(np.arange(len(raw)), test_size=KURSK_HELD_OUT, stratify=raw["our_topic"],
-                              random_state=SEED)
+    tr, te = train_test_split(
+        np.arange(len(raw)), test_size=KURSK_HELD_OUT, stratify=raw["our_topic"], random_state=SEED
+    )
     return raw.iloc[np.sort(tr)].reset_index(drop=True), raw.iloc[np.sort(te)].reset_index(drop=True)
 
 
@@ -179,6 +198,7 @@ def kursk_train(root: Path) -> pd.DataFrame:
 
 # --- ok_ru_toxic_positives ---------------------------------------------------------------------------------
 
+
 def ok_ru_eval(root: Path) -> pd.Series:
     raw = _read(root, "ok_ru_toxic_positives", "ok_ru_toxic_positives.csv")
     raw = raw[(raw["source_guess"] == "ok.ru") & (raw["text"].str.strip() != "")]
@@ -187,13 +207,18 @@ def ok_ru_eval(root: Path) -> pd.Series:
 
 # --- the guard ---------------------------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=4)
 def _held_out_keys(root_str: str) -> frozenset[str]:
     root = Path(root_str)
     texts: list[str] = []
-    for getter in (lambda: vk_gold(root)["text"], lambda: pd.concat(paradetox_eval(root)),
-                   lambda: pikabu_eval(root)["text"], lambda: kursk_eval(root)["text_clean"],
-                   lambda: ok_ru_eval(root)):
+    for getter in (
+        lambda: vk_gold(root)["text"],
+        lambda: pd.concat(paradetox_eval(root)),
+        lambda: pikabu_eval(root)["text"],
+        lambda: kursk_eval(root)["text_clean"],
+        lambda: ok_ru_eval(root),
+    ):
         try:
             texts.extend(getter().tolist())
         except RealDataMissing:
@@ -216,9 +241,12 @@ def all_real_texts(root: Path) -> dict[str, list[str]]:
         "ru_paradetox": lambda: pd.concat([_paradetox(root)["toxic_comment"], _neutral(_paradetox(root))]),
         "ru_toxic_2ch_pikabu": lambda: _read(root, "ru_toxic_2ch_pikabu", "ru_toxic_2ch_pikabu.csv")["text"],
         "ok_ru_toxic_positives": lambda: _read(root, "ok_ru_toxic_positives", "ok_ru_toxic_positives.csv")["text"],
-        "ru_inappropriate_sensitive": lambda: pd.concat([
-            _read(root, "ru_inappropriate_sensitive", "appropriateness_v1_val_test.csv")["text"],
-            _read(root, "ru_inappropriate_sensitive", "sensitive_topics_v2_val_test.csv")["text"]]),
+        "ru_inappropriate_sensitive": lambda: pd.concat(
+            [
+                _read(root, "ru_inappropriate_sensitive", "appropriateness_v1_val_test.csv")["text"],
+                _read(root, "ru_inappropriate_sensitive", "sensitive_topics_v2_val_test.csv")["text"],
+            ]
+        ),
     }
     for name, read in readers.items():
         try:

@@ -25,10 +25,20 @@ MAX_MODERATION_AUC = 0.80
 
 _MARKUP_START = re.compile(r"^\s*\[(?:id|club|public)\d+\|[^\]]*\]")
 _NAME_START = re.compile(r"^\s*[А-ЯЁA-Z][а-яёa-z]+(?:\s+[А-ЯЁA-Z][а-яёa-z]+)?\s*,")
-_EMOJI = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+_EMOJI = re.compile("[\U0001f300-\U0001faff\u2600-\u27bf]")
 _QUOTES = re.compile(r"[«»\"“”„]")
-CUES = ("markup_start", "name_start", "second_person", "question", "exclamation", "log_length", "digits",
-        "caps_share", "emoji", "quotes")
+CUES = (
+    "markup_start",
+    "name_start",
+    "second_person",
+    "question",
+    "exclamation",
+    "log_length",
+    "digits",
+    "caps_share",
+    "emoji",
+    "quotes",
+)
 
 
 def surface_cues(texts: list[str]) -> np.ndarray:
@@ -36,18 +46,20 @@ def surface_cues(texts: list[str]) -> np.ndarray:
     rows = []
     for t in texts:
         letters = [c for c in t if c.isalpha()]
-        rows.append((
-            float(bool(_MARKUP_START.match(t))),
-            float(bool(_NAME_START.match(t))),
-            float(bool(SECOND_PERSON.search(t.lower().replace("ё", "е")))),
-            float("?" in t),
-            float("!" in t),
-            float(np.log1p(len(t))),
-            float(any(c.isdigit() for c in t)),
-            sum(c.isupper() for c in letters) / max(1, len(letters)),
-            float(bool(_EMOJI.search(t))),
-            float(bool(_QUOTES.search(t))),
-        ))
+        rows.append(
+            (
+                float(bool(_MARKUP_START.match(t))),
+                float(bool(_NAME_START.match(t))),
+                float(bool(SECOND_PERSON.search(t.lower().replace("ё", "е")))),
+                float("?" in t),
+                float("!" in t),
+                float(np.log1p(len(t))),
+                float(any(c.isdigit() for c in t)),
+                sum(c.isupper() for c in letters) / max(1, len(letters)),
+                float(bool(_EMOJI.search(t))),
+                float(bool(_QUOTES.search(t))),
+            )
+        )
     return np.asarray(rows)
 
 
@@ -57,8 +69,10 @@ class ShortcutAudit:
     failing: list[str]
 
     def format(self) -> str:
-        lines = [f"shortcut audit (ROC-AUC of a surface-cue model, 5-fold CV; a moderation flag fails above "
-                 f"{MAX_MODERATION_AUC:.2f}):"]
+        lines = [
+            f"shortcut audit (ROC-AUC of a surface-cue model, 5-fold CV; a moderation flag fails above "
+            f"{MAX_MODERATION_AUC:.2f}):"
+        ]
         for label, auc in self.auc.items():
             mark = "  FAIL" if label in self.failing else ""
             lines.append(f"  {label:<22} {auc:.3f}{mark}")

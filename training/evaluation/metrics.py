@@ -39,8 +39,12 @@ def evaluate(model: TriageModel, df: pd.DataFrame, taxonomy: Taxonomy | None = N
         y = df[label].astype(int).to_numpy()
         pred = scores[label] >= model.thresholds[label]
         p, r, f, _ = precision_recall_fscore_support(y, pred, average="binary", zero_division=0)
-        metrics["labels"][label] = {"precision": round(float(p), 4), "recall": round(float(r), 4),
-                                    "f1": round(float(f), 4), "support": int(y.sum())}
+        metrics["labels"][label] = {
+            "precision": round(float(p), 4),
+            "recall": round(float(r), 4),
+            "f1": round(float(f), 4),
+            "support": int(y.sum()),
+        }
     metrics["flags_macro_f1"] = round(float(np.mean([metrics["labels"][f]["f1"] for f in taxonomy.flags])), 4)
     has_topic = (df["topic"].astype(str) != "").to_numpy()
     topic_pred = np.array(model.topics)[scores[TOPIC_HEAD].argmax(axis=1)]
@@ -52,14 +56,18 @@ def evaluate(model: TriageModel, df: pd.DataFrame, taxonomy: Taxonomy | None = N
     metrics["category_accuracy"] = round(float(accuracy_score(true_cat, pred_cat)), 4)
     metrics["_confusion"] = {
         "category": (list(taxonomy.categories), confusion_matrix(true_cat, pred_cat, labels=list(taxonomy.categories))),
-        "topic": (list(model.topics),
-                  confusion_matrix(y_topic[has_topic], topic_pred[has_topic], labels=list(model.topics))),
+        "topic": (
+            list(model.topics),
+            confusion_matrix(y_topic[has_topic], topic_pred[has_topic], labels=list(model.topics)),
+        ),
     }
-    metrics["_scores"] = {label: (df[label].astype(int).to_numpy(), scores[label])
-                          for label in [*taxonomy.flags, taxonomy.urgent]}
+    metrics["_scores"] = {
+        label: (df[label].astype(int).to_numpy(), scores[label]) for label in [*taxonomy.flags, taxonomy.urgent]
+    }
     # Per-row decisions, so two models scored on the same rows can be compared pairwise (fit/promotion.py).
-    metrics["_decisions"] = {label: scores[label] >= model.thresholds[label]
-                             for label in [*taxonomy.flags, taxonomy.urgent]}
+    metrics["_decisions"] = {
+        label: scores[label] >= model.thresholds[label] for label in [*taxonomy.flags, taxonomy.urgent]
+    }
     return metrics
 
 
@@ -97,8 +105,10 @@ def format_metrics(metrics: dict[str, Any]) -> str:
     for label, m in metrics["labels"].items():
         lines.append(f"{label:<22}{m['precision']:>10.3f}{m['recall']:>10.3f}{m['f1']:>10.3f}{m['support']:>9}")
     lines.append(f"flags macro-F1: {metrics['flags_macro_f1']:.3f}")
-    lines.append(f"topic accuracy on actionable: {metrics['topic_accuracy_actionable']:.3f}   "
-                 f"topic macro-F1: {metrics['topic_macro_f1']:.3f}")
+    lines.append(
+        f"topic accuracy on actionable: {metrics['topic_accuracy_actionable']:.3f}   "
+        f"topic macro-F1: {metrics['topic_macro_f1']:.3f}"
+    )
     lines.append(f"category accuracy: {metrics['category_accuracy']:.3f}")
     lines.append("quality bars:")
     for name, value, bar, met in quality_bars(metrics):
@@ -123,8 +133,15 @@ def save_plots(metrics: dict[str, Any], out_dir: Path) -> list[Path]:
         for i in range(cm.shape[0]):
             for j in range(cm.shape[1]):
                 if cm[i, j]:
-                    ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
-                            color="white" if cm[i, j] > cm.max() / 2 else "black")
+                    ax.text(
+                        j,
+                        i,
+                        str(int(cm[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=7,
+                        color="white" if cm[i, j] > cm.max() / 2 else "black",
+                    )
         ax.set_xlabel("predicted")
         ax.set_ylabel("true")
         ax.set_title(f"{name} confusion matrix (test split)")

@@ -49,8 +49,9 @@ class Section:
     skipped: str | None = None
 
 
-def _classify(model: TriageModel, texts: list[str], taxonomy: Taxonomy, desc: str,
-              progress: bool) -> list[dict[str, Any]]:
+def _classify(
+    model: TriageModel, texts: list[str], taxonomy: Taxonomy, desc: str, progress: bool
+) -> list[dict[str, Any]]:
     # The service's MAX_TEXT_CHARS (5,000): longer real comments are scored on what the service would accept.
     clipped = [t[:MAX_TEXT_CHARS] for t in texts]
     with tqdm(total=len(texts), desc=desc, disable=not progress, leave=False) as bar:
@@ -80,8 +81,12 @@ def _moderation_shares(key: str, results: list[dict[str, Any]], taxonomy: Taxono
 def r0_vk(model, root, taxonomy, progress) -> Section:
     gold = rs.vk_gold(root)
     res = _classify(model, gold["text"].tolist(), taxonomy, "R0 vk_gov_pages", progress)
-    sec = Section("R0", "vk_gov_pages, 600 labelled real comments", len(gold),
-                  "all 600 (our training labels cover other rows of the set only)")
+    sec = Section(
+        "R0",
+        "vk_gov_pages, 600 labelled real comments",
+        len(gold),
+        "all 600 (our training labels cover other rows of the set only)",
+    )
     for label in [*taxonomy.flags, taxonomy.urgent]:
         y = gold[label].astype(int).to_numpy()
         pred = np.array([r["urgent"] if label == taxonomy.urgent else r["flags"][label] for r in res], dtype=bool)
@@ -107,18 +112,26 @@ def r1_r2_paradetox(model, root, taxonomy, progress) -> list[Section]:
     res_n = _classify(model, neutral.tolist(), taxonomy, "R1 paradetox neutral", progress)
     res_t = _classify(model, toxic.tolist(), taxonomy, "R2 paradetox toxic", progress)
     held = "dev and test splits (training may use the train split)"
-    return [Section("R1", "ru_paradetox neutral rewrites", len(neutral), held,
-                    metrics=_moderation_shares("R1", res_n, taxonomy)),
-            Section("R2", "ru_paradetox toxic originals", len(toxic), held,
-                    metrics=_moderation_shares("R2", res_t, taxonomy))]
+    return [
+        Section(
+            "R1", "ru_paradetox neutral rewrites", len(neutral), held, metrics=_moderation_shares("R1", res_n, taxonomy)
+        ),
+        Section(
+            "R2", "ru_paradetox toxic originals", len(toxic), held, metrics=_moderation_shares("R2", res_t, taxonomy)
+        ),
+    ]
 
 
 def r3_ok_ru(model, root, taxonomy, progress) -> Section:
     texts = rs.ok_ru_eval(root)
     res = _classify(model, texts.tolist(), taxonomy, "R3 ok.ru toxic", progress)
-    return Section("R3", "ok_ru_toxic_positives (ok.ru rows, all toxic)", len(texts),
-                   "all (CC BY-NC-SA: evaluation only, never training)",
-                   metrics=_moderation_shares("R3", res, taxonomy))
+    return Section(
+        "R3",
+        "ok_ru_toxic_positives (ok.ru rows, all toxic)",
+        len(texts),
+        "all (CC BY-NC-SA: evaluation only, never training)",
+        metrics=_moderation_shares("R3", res, taxonomy),
+    )
 
 
 def r4_pikabu(model, root, taxonomy, progress) -> Section:
@@ -127,8 +140,12 @@ def r4_pikabu(model, root, taxonomy, progress) -> Section:
     y = test["toxic"].to_numpy().astype(int)
     pred = _moderated(res, taxonomy)
     p, r, f, _ = precision_recall_fscore_support(y, pred, average="binary", zero_division=0)
-    sec = Section("R4", "ru_toxic_2ch_pikabu: any moderation flag vs toxic", len(test),
-                  "20 % stratified, random_state 0 (training may use the other 80 %)")
+    sec = Section(
+        "R4",
+        "ru_toxic_2ch_pikabu: any moderation flag vs toxic",
+        len(test),
+        "20 % stratified, random_state 0 (training may use the other 80 %)",
+    )
     sec.metrics.update({"R4_precision": float(p), "R4_recall": float(r), "R4_f1": float(f)})
     return sec
 
@@ -136,8 +153,12 @@ def r4_pikabu(model, root, taxonomy, progress) -> Section:
 def r5_kursk(model, root, taxonomy, progress) -> Section:
     test = rs.kursk_eval(root)
     res = _classify(model, test["text_clean"].tolist(), taxonomy, "R5 kursk appeals", progress)
-    sec = Section("R5", "kursk_citizen_appeals: formal complaints, all actionable, no мат", len(test),
-                  "30 % of the mapped ≥ 4-word appeals, stratified by topic, seed 0")
+    sec = Section(
+        "R5",
+        "kursk_citizen_appeals: formal complaints, all actionable, no мат",
+        len(test),
+        "30 % of the mapped ≥ 4-word appeals, stratified by topic, seed 0",
+    )
     sec.metrics["R5_profanity"] = _share(_flag(res, taxonomy.lexicon_flag))
     sec.metrics["R5_moderated"] = _share(_moderated(res, taxonomy))
     sec.metrics["R5_no_question"] = _share(_flag(res, taxonomy.no_question_flag))
@@ -149,8 +170,9 @@ def r5_kursk(model, root, taxonomy, progress) -> Section:
 RUNNERS: list[Callable[..., Section | list[Section]]] = [r0_vk, r1_r2_paradetox, r3_ok_ru, r4_pikabu, r5_kursk]
 
 
-def run_real_eval(model: TriageModel, datasets_dir: Path | None = None, *, taxonomy: Taxonomy | None = None,
-                  progress: bool = True) -> list[Section]:
+def run_real_eval(
+    model: TriageModel, datasets_dir: Path | None = None, *, taxonomy: Taxonomy | None = None, progress: bool = True
+) -> list[Section]:
     taxonomy = taxonomy or default_taxonomy()
     root = Path(datasets_dir) if datasets_dir else rs.DEFAULT_DATASETS_DIR
     sections: list[Section] = []
@@ -184,27 +206,42 @@ def _shown(key: str, value: float) -> str:
 
 def _summary_keys(s: Section) -> list[str]:
     """R0's per-label figures go to its own table."""
-    return [k for k in s.metrics if not (k.startswith("R0_") and k.endswith(("_f1", "_precision", "_recall")))
-            and k != "R0_clean_rows"]
+    return [
+        k
+        for k in s.metrics
+        if not (k.startswith("R0_") and k.endswith(("_f1", "_precision", "_recall"))) and k != "R0_clean_rows"
+    ]
 
 
 def format_real_eval(sections: list[Section], *, model_version: str, markdown: bool = False) -> str:
     """A plain-text table for the terminal, or Markdown for reports/real_eval.md."""
     lines: list[str] = []
     if markdown:
-        lines += [f"# Real-text benchmark, model `{model_version}`", "",
-                  "| set | rows | held out (never trained on) | figure | value | target |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"# Real-text benchmark, model `{model_version}`",
+            "",
+            "| set | rows | held out (never trained on) | figure | value | target |",
+            "|---|---|---|---|---|---|",
+        ]
         for s in sections:
             if s.skipped:
                 lines.append(f"| {s.key} | – | – | skipped: {s.skipped} | | |")
                 continue
             for k in _summary_keys(s):
-                lines.append(f"| {s.key} {s.title} | {s.rows} | {s.held_out} | {k} | {_shown(k, s.metrics[k])} | "
-                             f"{_verdict(k, s.metrics[k])} |")
+                lines.append(
+                    f"| {s.key} {s.title} | {s.rows} | {s.held_out} | {k} | {_shown(k, s.metrics[k])} | "
+                    f"{_verdict(k, s.metrics[k])} |"
+                )
         for s in sections:
             if s.table:
-                lines += ["", f"{s.key} per label:", "", "| label | P | R | F1 | gold | predicted |",
-                          "|---|---|---|---|---|---|", *("| " + " | ".join(row) + " |" for row in s.table)]
+                lines += [
+                    "",
+                    f"{s.key} per label:",
+                    "",
+                    "| label | P | R | F1 | gold | predicted |",
+                    "|---|---|---|---|---|---|",
+                    *("| " + " | ".join(row) + " |" for row in s.table),
+                ]
         return "\n".join(lines) + "\n"
     lines.append(f"real-text benchmark, model {model_version}")
     for s in sections:

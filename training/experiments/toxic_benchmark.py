@@ -40,13 +40,20 @@ def _ours(spec: str) -> Pipeline:
 
 
 def _baseline() -> Pipeline:
-    return Pipeline([
-        ("features", FeatureUnion([
-            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
-        ])),
-        ("clf", LogisticRegression(C=8.0, max_iter=3000, solver="liblinear", class_weight="balanced")),
-    ])
+    return Pipeline(
+        [
+            (
+                "features",
+                FeatureUnion(
+                    [
+                        ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)),
+                        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression(C=8.0, max_iter=3000, solver="liblinear", class_weight="balanced")),
+        ]
+    )
 
 
 def _score(name: str, candidates: dict[str, Pipeline], X_tr, y_tr, X_te, y_te) -> _ScoreRow:
@@ -62,8 +69,13 @@ def _score(name: str, candidates: dict[str, Pipeline], X_tr, y_tr, X_te, y_te) -
     name = f"{name} ({label})"
     model.fit(X_tr, y_tr)
     pred = model.predict_proba(X_te)[:, 1] >= threshold
-    return {"model": name, "threshold": round(threshold, 3), "precision": precision_score(y_te, pred),
-            "recall": recall_score(y_te, pred), "f1": f1_score(y_te, pred)}
+    return {
+        "model": name,
+        "threshold": round(threshold, 3),
+        "precision": precision_score(y_te, pred),
+        "recall": recall_score(y_te, pred),
+        "f1": f1_score(y_te, pred),
+    }
 
 
 CANDIDATES = ("logreg:C=8", "nblogreg:C=16")
@@ -76,11 +88,16 @@ def run_toxic_benchmark(datasets_dir: Path | None = None) -> str:
     df = pd.read_csv(path, dtype={"text": str}).dropna(subset=["text"])
     X, y = df["text"].tolist(), df["toxic"].astype(int).to_numpy()
     X_tr, X_te, y_tr, y_te = train_test_split(X, y, test_size=0.2, stratify=y, random_state=0)
-    rows = [_score("baseline: word+char tf-idf, logreg", {"C=8": _baseline()}, X_tr, y_tr, X_te, y_te),
-            _score("ours: normalise+lemmas+chars+lexicon", {spec: _ours(spec) for spec in CANDIDATES},
-                   X_tr, y_tr, X_te, y_te)]
-    lines = [f"ru_toxic_2ch_pikabu: {len(X_tr)} train / {len(X_te)} test rows, positives {np.mean(y):.1%}",
-             f"{'model':<60}{'thr':>7}{'precision':>11}{'recall':>9}{'f1':>8}"]
+    rows = [
+        _score("baseline: word+char tf-idf, logreg", {"C=8": _baseline()}, X_tr, y_tr, X_te, y_te),
+        _score(
+            "ours: normalise+lemmas+chars+lexicon", {spec: _ours(spec) for spec in CANDIDATES}, X_tr, y_tr, X_te, y_te
+        ),
+    ]
+    lines = [
+        f"ru_toxic_2ch_pikabu: {len(X_tr)} train / {len(X_te)} test rows, positives {np.mean(y):.1%}",
+        f"{'model':<60}{'thr':>7}{'precision':>11}{'recall':>9}{'f1':>8}",
+    ]
     for r in rows:
         lines.append(f"{r['model']:<60}{r['threshold']:>7}{r['precision']:>11.3f}{r['recall']:>9.3f}{r['f1']:>8.3f}")
     lines.append("bar: toxic F1 >= 0.88 for ours -> " + ("MET" if rows[1]["f1"] >= 0.88 else "NOT MET"))

@@ -38,9 +38,16 @@ def make_estimator(spec: str, *, multiclass: bool = False, random_state: int = 0
             raise ValueError("nblogreg is a binary model; it cannot be the topic head")
         return NBLogisticRegression(C=C or 16.0, random_state=random_state)
     if family == "logreg":
-        return LogisticRegression(C=C or (10.0 if multiclass else 8.0), max_iter=3000, class_weight="balanced",
-                                  solver="lbfgs" if multiclass else "liblinear", random_state=random_state)
+        return LogisticRegression(
+            C=C or (10.0 if multiclass else 8.0),
+            max_iter=3000,
+            class_weight="balanced",
+            solver="lbfgs" if multiclass else "liblinear",
+            random_state=random_state,
+        )
     return CalibratedClassifierCV(
-        LinearSVC(C=C or 0.5, class_weight="balanced", random_state=random_state), method="sigmoid", cv=3,
+        LinearSVC(C=C or 0.5, class_weight="balanced", random_state=random_state),
+        method="sigmoid",
+        cv=3,
         ensemble=False,  # one SVM on all rows + a calibrator fitted on its CV decisions: compilable, 3x cheaper
     )

@@ -69,9 +69,15 @@ def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, denom, out=np.zeros_like(denom, dtype=float), where=denom > 0)
 
 
-def paired_bootstrap(y_true: dict[str, np.ndarray], champion: dict[str, np.ndarray],
-                     candidate: dict[str, np.ndarray], macro_labels: Sequence[str], *,
-                     n_bootstrap: int = N_BOOTSTRAP, seed: int = 0) -> Comparison:
+def paired_bootstrap(
+    y_true: dict[str, np.ndarray],
+    champion: dict[str, np.ndarray],
+    candidate: dict[str, np.ndarray],
+    macro_labels: Sequence[str],
+    *,
+    n_bootstrap: int = N_BOOTSTRAP,
+    seed: int = 0,
+) -> Comparison:
     """F1 per label and macro-F1 over `macro_labels` for both models on the same resamples of the rows.
 
     Resampling weights are multinomial counts, so each resample's TP/FP/FN are one matrix product.
@@ -95,20 +101,28 @@ def paired_bootstrap(y_true: dict[str, np.ndarray], champion: dict[str, np.ndarr
 
     def compare(name: str, a: np.ndarray, b: np.ndarray, alpha: float) -> LabelComparison:
         delta = b[1:] - a[1:]
-        return LabelComparison(label=name, champion=round(float(a[0]), 4), candidate=round(float(b[0]), 4),
-                               delta_low=round(float(np.quantile(delta, alpha)), 4),
-                               delta_high=round(float(np.quantile(delta, 1 - alpha)), 4),
-                               p_not_worse=round(float(np.mean(delta >= 0)), 4))
+        return LabelComparison(
+            label=name,
+            champion=round(float(a[0]), 4),
+            candidate=round(float(b[0]), 4),
+            delta_low=round(float(np.quantile(delta, alpha)), 4),
+            delta_high=round(float(np.quantile(delta, 1 - alpha)), 4),
+            p_not_worse=round(float(np.mean(delta >= 0)), 4),
+        )
 
     macro_old = np.mean([old[m] for m in macro_labels], axis=0)
     macro_new = np.mean([new[m] for m in macro_labels], axis=0)
-    return Comparison(rows=n, n_bootstrap=n_bootstrap,
-                      macro=compare("flags_macro_f1", macro_old, macro_new, MACRO_ALPHA),
-                      labels=[compare(label, old[label], new[label], LABEL_ALPHA) for label in labels])
+    return Comparison(
+        rows=n,
+        n_bootstrap=n_bootstrap,
+        macro=compare("flags_macro_f1", macro_old, macro_new, MACRO_ALPHA),
+        labels=[compare(label, old[label], new[label], LABEL_ALPHA) for label in labels],
+    )
 
 
-def decide(comparison: Comparison | None, *, force: bool = False, no_champion_reason: str | None = None
-           ) -> PromotionDecision:
+def decide(
+    comparison: Comparison | None, *, force: bool = False, no_champion_reason: str | None = None
+) -> PromotionDecision:
     """The rule of the module docstring, with the evidence each reason rests on."""
     if comparison is None:
         reason = no_champion_reason or "no champion to compare with"
@@ -116,27 +130,40 @@ def decide(comparison: Comparison | None, *, force: bool = False, no_champion_re
     worse: list[str] = []
     m = comparison.macro
     if m.delta_high < 0:
-        worse.append(f"flags macro-F1 {m.candidate:.4f} vs champion {m.champion:.4f}: worse beyond noise "
-                     f"(95 % upper bound of Δ {m.delta_high:+.4f} < 0)")
+        worse.append(
+            f"flags macro-F1 {m.candidate:.4f} vs champion {m.champion:.4f}: worse beyond noise "
+            f"(95 % upper bound of Δ {m.delta_high:+.4f} < 0)"
+        )
     for c in comparison.labels:
         if c.delta_high < 0:
-            worse.append(f"{c.label} F1 {c.candidate:.4f} vs {c.champion:.4f}: worse beyond noise "
-                         f"(99 % upper bound of Δ {c.delta_high:+.4f} < 0)")
+            worse.append(
+                f"{c.label} F1 {c.candidate:.4f} vs {c.champion:.4f}: worse beyond noise "
+                f"(99 % upper bound of Δ {c.delta_high:+.4f} < 0)"
+            )
     evidence = format_comparison(comparison).splitlines()
     if worse and force:
-        return PromotionDecision(True, ["forced (--force) although " + "; ".join(worse)], forced=True,
-                                 comparison=comparison, evidence=evidence)
+        return PromotionDecision(
+            True,
+            ["forced (--force) although " + "; ".join(worse)],
+            forced=True,
+            comparison=comparison,
+            evidence=evidence,
+        )
     if worse:
         return PromotionDecision(False, worse, comparison=comparison, evidence=evidence)
-    reason = (f"flags macro-F1 {m.candidate:.4f} vs champion {m.champion:.4f} (Δ {m.delta:+.4f}, 95 % interval "
-              f"[{m.delta_low:+.4f}, {m.delta_high:+.4f}]); no label worse beyond noise")
+    reason = (
+        f"flags macro-F1 {m.candidate:.4f} vs champion {m.champion:.4f} (Δ {m.delta:+.4f}, 95 % interval "
+        f"[{m.delta_low:+.4f}, {m.delta_high:+.4f}]); no label worse beyond noise"
+    )
     return PromotionDecision(True, [reason], forced=force, comparison=comparison, evidence=evidence)
 
 
 def format_comparison(comparison: Comparison) -> str:
     """Champion and candidate side by side, with each Δ's bootstrap interval."""
-    lines = [f"paired bootstrap on the fixed test split: {comparison.rows} rows, {comparison.n_bootstrap} resamples",
-             f"{'label':<22}{'champion':>10}{'candidate':>11}{'delta':>9}{'interval of delta':>24}"]
+    lines = [
+        f"paired bootstrap on the fixed test split: {comparison.rows} rows, {comparison.n_bootstrap} resamples",
+        f"{'label':<22}{'champion':>10}{'candidate':>11}{'delta':>9}{'interval of delta':>24}",
+    ]
     for c in [*comparison.labels, comparison.macro]:
         level = "95 %" if c is comparison.macro else "99 %"
         interval = f"[{c.delta_low:+.4f}, {c.delta_high:+.4f}] {level}"
@@ -144,8 +171,9 @@ def format_comparison(comparison: Comparison) -> str:
     return "\n".join(lines)
 
 
-def compare_metrics(champion_metrics: dict[str, Any], candidate_metrics: dict[str, Any],
-                    flags: Sequence[str]) -> Comparison:
+def compare_metrics(
+    champion_metrics: dict[str, Any], candidate_metrics: dict[str, Any], flags: Sequence[str]
+) -> Comparison:
     """From two `evaluate()` results on the same rows (their per-row decisions and labels)."""
     y = {label: yt for label, (yt, _) in candidate_metrics["_scores"].items()}
     champ_y = {label: yt for label, (yt, _) in champion_metrics["_scores"].items()}
@@ -162,10 +190,17 @@ class PromotionResult:
     mlflow_alias_moved: bool = False
 
 
-def promote_if_better(model_dir: Path, candidate_version: str, candidate_metrics: dict[str, Any], *,
-                      score_champion: Callable[[str], dict[str, Any]], flags: Sequence[str],
-                      registered_version: str | None = None, force: bool = False,
-                      echo: Callable[[str], None] = print) -> PromotionResult:
+def promote_if_better(
+    model_dir: Path,
+    candidate_version: str,
+    candidate_metrics: dict[str, Any],
+    *,
+    score_champion: Callable[[str], dict[str, Any]],
+    flags: Sequence[str],
+    registered_version: str | None = None,
+    force: bool = False,
+    echo: Callable[[str], None] = print,
+) -> PromotionResult:
     """Compare with the champion (`score_champion(version)` evaluates it on the candidate's test rows),
     decide, print the decision with its evidence, and move both pointers when it says so."""
     champion_version: str | None = None
@@ -188,9 +223,14 @@ def promote_if_better(model_dir: Path, candidate_version: str, candidate_metrics
     result = PromotionResult(decision, champion_version, candidate_version)
     if decision.promote:
         result.mlflow_alias_moved = move_pointers(model_dir, candidate_version, registered_version)
-        echo(f"models/latest -> {candidate_version}"
-             + (f", MLflow alias champion -> version {registered_version}" if result.mlflow_alias_moved else
-                " (no MLflow run: alias not touched)"))
+        echo(
+            f"models/latest -> {candidate_version}"
+            + (
+                f", MLflow alias champion -> version {registered_version}"
+                if result.mlflow_alias_moved
+                else " (no MLflow run: alias not touched)"
+            )
+        )
     else:
         echo(f"kept {champion_version}; the candidate bundle {candidate_version} stays in {model_dir} (not served)")
     return result

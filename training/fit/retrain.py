@@ -47,6 +47,7 @@ def text_key(text: str) -> str:
 
 # --- reading feedback -------------------------------------------------------------------------------------
 
+
 def _validated(df: pd.DataFrame, source: str, taxonomy: Taxonomy) -> pd.DataFrame:
     """Same per-row rules as the corpus; rows go to the train split whatever the source said."""
     missing = [c for c in columns(taxonomy) if c not in df.columns and c != "split"]
@@ -86,8 +87,9 @@ def read_feedback_db(url: str, taxonomy: Taxonomy | None = None) -> pd.DataFrame
     try:
         rows = store.export_rows()
     except SQLAlchemyError as exc:
-        raise RetrainError(f"cannot read the feedback table ({type(exc).__name__}); "
-                           f"is it the service's DATABASE_URL?") from exc
+        raise RetrainError(
+            f"cannot read the feedback table ({type(exc).__name__}); is it the service's DATABASE_URL?"
+        ) from exc
     finally:
         store.close()
     df = pd.DataFrame(rows, columns=columns(taxonomy)).astype(str)
@@ -95,6 +97,7 @@ def read_feedback_db(url: str, taxonomy: Taxonomy | None = None) -> pd.DataFrame
 
 
 # --- merging --------------------------------------------------------------------------------------------
+
 
 @dataclass
 class MergeReport:
@@ -105,15 +108,17 @@ class MergeReport:
     dropped_test_ids: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        return [f"feedback rows: {self.feedback_rows}",
-                f"dropped (text or id of a test-split row; feedback never lands in the test split): "
-                f"{self.dropped_test}",
-                f"corpus rows relabelled by feedback: {self.replaced}",
-                f"new training rows from feedback: {self.added}"]
+        return [
+            f"feedback rows: {self.feedback_rows}",
+            f"dropped (text or id of a test-split row; feedback never lands in the test split): {self.dropped_test}",
+            f"corpus rows relabelled by feedback: {self.replaced}",
+            f"new training rows from feedback: {self.added}",
+        ]
 
 
-def merge_feedback(corpus: pd.DataFrame, feedback: pd.DataFrame,
-                   taxonomy: Taxonomy | None = None) -> tuple[pd.DataFrame, MergeReport]:
+def merge_feedback(
+    corpus: pd.DataFrame, feedback: pd.DataFrame, taxonomy: Taxonomy | None = None
+) -> tuple[pd.DataFrame, MergeReport]:
     """Corpus with feedback applied to its train split; the test split is returned untouched."""
     taxonomy = taxonomy or default_taxonomy()
     cols = columns(taxonomy)
@@ -146,6 +151,7 @@ def merge_feedback(corpus: pd.DataFrame, feedback: pd.DataFrame,
 
 # --- the run --------------------------------------------------------------------------------------------
 
+
 @dataclass
 class RetrainResult:
     candidate_version: str
@@ -156,9 +162,17 @@ class RetrainResult:
     tracking: dict[str, Any] | None
 
 
-def retrain(corpus: pd.DataFrame, feedback: pd.DataFrame | None, *, model_dir: str | Path,
-            config: TrainConfig | None = None, track: bool = True, force: bool = False,
-            taxonomy: Taxonomy | None = None, echo: Any = print) -> RetrainResult:
+def retrain(
+    corpus: pd.DataFrame,
+    feedback: pd.DataFrame | None,
+    *,
+    model_dir: str | Path,
+    config: TrainConfig | None = None,
+    track: bool = True,
+    force: bool = False,
+    taxonomy: Taxonomy | None = None,
+    echo: Any = print,
+) -> RetrainResult:
     """Train a candidate on corpus + feedback; the promotion rule compares it with the champion on the test
     split and moves models/latest and the MLflow alias together, or neither."""
     from training.fit.run import run_training
@@ -170,13 +184,29 @@ def retrain(corpus: pd.DataFrame, feedback: pd.DataFrame | None, *, model_dir: s
     merged, merge = merge_feedback(corpus, feedback, taxonomy)
     for line in merge.lines():
         echo(line)
-    result = run_training(merged, model_dir=model_dir, config=config or TrainConfig(), track=track, force=force,
-                          taxonomy=taxonomy, echo=echo,
-                          params={"retrain": True, "feedback_rows": merge.feedback_rows,
-                                  "feedback_dropped_test": merge.dropped_test,
-                                  "feedback_replaced": merge.replaced, "feedback_added": merge.added})
+    result = run_training(
+        merged,
+        model_dir=model_dir,
+        config=config or TrainConfig(),
+        track=track,
+        force=force,
+        taxonomy=taxonomy,
+        echo=echo,
+        params={
+            "retrain": True,
+            "feedback_rows": merge.feedback_rows,
+            "feedback_dropped_test": merge.dropped_test,
+            "feedback_replaced": merge.replaced,
+            "feedback_added": merge.added,
+        },
+    )
     if result.promotion.decision.promote:
         echo("a running service loads it on POST /admin/reload")
-    return RetrainResult(candidate_version=result.model.version, champion_version=result.promotion.champion_version,
-                         decision=result.promotion.decision, merge=merge, candidate_metrics=result.metrics,
-                         tracking=result.tracking)
+    return RetrainResult(
+        candidate_version=result.model.version,
+        champion_version=result.promotion.champion_version,
+        decision=result.promotion.decision,
+        merge=merge,
+        candidate_metrics=result.metrics,
+        tracking=result.tracking,
+    )

@@ -16,8 +16,9 @@ def best_f1_threshold(y_true: np.ndarray, scores: np.ndarray) -> tuple[float, fl
     return (float(thresholds[k]) if len(thresholds) else 0.5), float(f1[k])
 
 
-def recall_first_threshold(y_true: np.ndarray, scores: np.ndarray,
-                           min_precision: float = URGENT_MIN_PRECISION) -> tuple[float, float]:
+def recall_first_threshold(
+    y_true: np.ndarray, scores: np.ndarray, min_precision: float = URGENT_MIN_PRECISION
+) -> tuple[float, float]:
     """Lowest threshold (highest recall) whose precision stays ≥ min_precision; else the best F2.
 
     Missing a gas leak costs more than an extra escalation, so urgent favours recall.
@@ -36,9 +37,14 @@ def recall_first_threshold(y_true: np.ndarray, scores: np.ndarray,
 MODERATION_BETA = 0.5  # F0.5: a hidden legitimate comment costs more than a missed insult
 
 
-def real_rate_threshold(y_true: np.ndarray, scores: np.ndarray, base_rate: float,
-                        negative_groups: np.ndarray | None = None, min_group: int = 200,
-                        beta: float = MODERATION_BETA) -> tuple[float, float]:
+def real_rate_threshold(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    base_rate: float,
+    negative_groups: np.ndarray | None = None,
+    min_group: int = 200,
+    beta: float = MODERATION_BETA,
+) -> tuple[float, float]:
     """Threshold maximising F-beta at the real base rate, not at the corpus's.
 
     Recall comes from every positive. The false-positive rate is the mean of each real set's own rate

@@ -20,6 +20,7 @@ REGISTERED_MODEL = "comment-triage"
 CHAMPION = "champion"
 EXPERIMENT = "comment-triage"
 
+
 def tracking_uri() -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{PROJECT_ROOT / 'mlflow.db'}"
 
@@ -102,8 +103,16 @@ def _pip_requirements() -> list[str]:
     from training.runtime.bundle import library_versions
 
     v = library_versions()
-    pins = {"scikit-learn": "scikit-learn", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas",
-            "joblib": "joblib", "pymorphy3": "pymorphy3", "pymorphy3-dicts-ru": "pymorphy3-dicts-ru",
-            "navec": "navec", "natasha": "natasha"}  # natasha ships the navec vectors the model reads
+    pins = {
+        "scikit-learn": "scikit-learn",
+        "numpy": "numpy",
+        "scipy": "scipy",
+        "pandas": "pandas",
+        "joblib": "joblib",
+        "pymorphy3": "pymorphy3",
+        "pymorphy3-dicts-ru": "pymorphy3-dicts-ru",
+        "navec": "navec",
+        "natasha": "natasha",
+    }  # natasha ships the navec vectors the model reads
     reqs = [f"{name}=={v[pkg]}" for pkg, name in pins.items() if pkg in v]
     return [*reqs, "pyyaml", "tqdm", f"mlflow=={v.get('mlflow', '')}".rstrip("=")]

@@ -53,9 +53,16 @@ def _category_key(data: pd.DataFrame, taxonomy: Taxonomy) -> np.ndarray:
     return keys
 
 
-def _fold_job(parts: StatelessParts, heads: list[tuple[str, str, bool]], labels: dict[str, np.ndarray],
-              known: dict[str, np.ndarray], w: np.ndarray, train_idx: np.ndarray, test_idx: np.ndarray,
-              random_state: int) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray], dict[str, list[str]]]:
+def _fold_job(
+    parts: StatelessParts,
+    heads: list[tuple[str, str, bool]],
+    labels: dict[str, np.ndarray],
+    known: dict[str, np.ndarray],
+    w: np.ndarray,
+    train_idx: np.ndarray,
+    test_idx: np.ndarray,
+    random_state: int,
+) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray], dict[str, list[str]]]:
     """One CV fold: vectorisers fitted on the fold's training rows, then every candidate head."""
     X_tr, X_te = parts.fold_matrices(train_idx, test_idx)
     out: dict[tuple[str, str], np.ndarray] = {}
@@ -117,16 +124,23 @@ def train_model(
     # Too few of a category in one set to spread over the folds: they join our own rows of that category.
     strat[rare] = [f"{c}|corpus" for c in category[rare]]
     splits = list(skf.split(np.zeros(len(data)), strat))
-    heads = [(label, fam, label == TOPIC_HEAD) for label in [*binary_labels, TOPIC_HEAD] for fam in config.families
-             if not (label == TOPIC_HEAD and fam.partition(":")[0] in BINARY_ONLY)]
+    heads = [
+        (label, fam, label == TOPIC_HEAD)
+        for label in [*binary_labels, TOPIC_HEAD]
+        for fam in config.families
+        if not (label == TOPIC_HEAD and fam.partition(":")[0] in BINARY_ONLY)
+    ]
     with tqdm(total=1, desc="features (normalise, lemmatise, lexicon)", disable=not config.progress) as bar:
         parts = StatelessParts(features, texts)
         bar.update(1)
     jobs = (delayed(_fold_job)(parts, heads, labels, known, weights, tr, te, config.random_state) for tr, te in splits)
-    oof: dict[tuple[str, str], np.ndarray] = {}   # (label, candidate) -> out-of-fold scores of all rows
+    oof: dict[tuple[str, str], np.ndarray] = {}  # (label, candidate) -> out-of-fold scores of all rows
     topic_classes = np.array(sorted(set(topic[known[TOPIC_HEAD]])))
-    with tqdm(total=len(splits), desc=f"cross-validating {len(heads)} heads, fold-fitted vectorisers",
-              disable=not config.progress) as bar:
+    with tqdm(
+        total=len(splits),
+        desc=f"cross-validating {len(heads)} heads, fold-fitted vectorisers",
+        disable=not config.progress,
+    ) as bar:
         for te, fold_scores, classes in Parallel(n_jobs=config.n_jobs, return_as="generator")(jobs):
             for key, val in fold_scores.items():
                 if key[0] == TOPIC_HEAD:  # align a fold's classes with all classes (a fold may lack one)
@@ -158,9 +172,9 @@ def train_model(
                 scores[fam] = float(f1_score(y_own, scores_fam >= thresholds_at[fam][0]))
             elif (base_rate := taxonomy.real_base_rate(label)) is not None:
                 # Moderation flags: precision as a real page would see it (see thresholds.real_rate_threshold).
-                thresholds_at[fam] = real_rate_threshold(y_own, scores_fam, base_rate,
-                                                         negative_groups=real_groups[label],
-                                                         min_group=MIN_REAL_NEGATIVES)
+                thresholds_at[fam] = real_rate_threshold(
+                    y_own, scores_fam, base_rate, negative_groups=real_groups[label], min_group=MIN_REAL_NEGATIVES
+                )
                 scores[fam] = thresholds_at[fam][1]
             else:
                 thresholds_at[fam] = best_f1_threshold(y_own, scores_fam)
@@ -172,8 +186,11 @@ def train_model(
         choices.append(choice)
         chosen[label] = make_estimator(fam, multiclass=label == TOPIC_HEAD, random_state=config.random_state)
 
-    triage_heads = TriageHeads(binary_heads={k: v for k, v in chosen.items() if k != TOPIC_HEAD},
-                        topic_head=chosen[TOPIC_HEAD], n_jobs=config.n_jobs)
+    triage_heads = TriageHeads(
+        binary_heads={k: v for k, v in chosen.items() if k != TOPIC_HEAD},
+        topic_head=chosen[TOPIC_HEAD],
+        n_jobs=config.n_jobs,
+    )
     with tqdm(total=1, desc="fitting the final pipeline on all rows", disable=not config.progress) as bar:
         X = parts.fit_all()
         triage_heads.fit(X, _labels_frame(data, taxonomy), sample_weight=weights)
@@ -187,9 +204,12 @@ def train_model(
         urgent_label=taxonomy.urgent,
         topics=taxonomy.topic_ids,
         version=version,
-        metadata={"train_seconds": round(time.perf_counter() - t0, 1), "train_rows": int(is_own.sum()),
-                  "extra_rows": int((~is_own).sum()),
-                  "rows_by_source": {k: int(v) for k, v in zip(*np.unique(source, return_counts=True), strict=True)},
-                  "head_choices": [c.__dict__ for c in choices]},
+        metadata={
+            "train_seconds": round(time.perf_counter() - t0, 1),
+            "train_rows": int(is_own.sum()),
+            "extra_rows": int((~is_own).sum()),
+            "rows_by_source": {k: int(v) for k, v in zip(*np.unique(source, return_counts=True), strict=True)},
+            "head_choices": [c.__dict__ for c in choices],
+        },
     )
     return model, choices

@@ -17,19 +17,25 @@ from training.runtime.taxonomy import Taxonomy, default_taxonomy
 CHUNK = 512  # bounds one pass's feature-matrix memory; larger chunks are not faster per comment
 
 
-def iter_chunks(model: TriageModel, texts: Sequence[str], *, chunk: int = CHUNK,
-                taxonomy: Taxonomy | None = None) -> Iterator[list[dict[str, Any]]]:
+def iter_chunks(
+    model: TriageModel, texts: Sequence[str], *, chunk: int = CHUNK, taxonomy: Taxonomy | None = None
+) -> Iterator[list[dict[str, Any]]]:
     """The results of each chunk of `texts`, in order, as soon as it is classified."""
     if chunk < 1:
         raise ValueError(f"chunk must be positive, got {chunk}")
     taxonomy = taxonomy or default_taxonomy()
     for start in range(0, len(texts), chunk):
-        yield model.classify(list(texts[start:start + chunk]), taxonomy)
+        yield model.classify(list(texts[start : start + chunk]), taxonomy)
 
 
-def classify_in_chunks(model: TriageModel, texts: Sequence[str], *, chunk: int = CHUNK,
-                       taxonomy: Taxonomy | None = None,
-                       progress: Callable[[int], None] | None = None) -> list[dict[str, Any]]:
+def classify_in_chunks(
+    model: TriageModel,
+    texts: Sequence[str],
+    *,
+    chunk: int = CHUNK,
+    taxonomy: Taxonomy | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any]]:
     """All results in input order; `progress(n)` is called with the size of each finished chunk."""
     out: list[dict[str, Any]] = []
     for results in iter_chunks(model, texts, chunk=chunk, taxonomy=taxonomy):
@@ -41,8 +47,18 @@ def classify_in_chunks(model: TriageModel, texts: Sequence[str], *, chunk: int =
 
 def result_columns(flags: Sequence[str], urgent_label: str) -> list[str]:
     """The flat columns of one result, in the order every table writes them."""
-    return ["category", "action", *flags, *(f"{f}_score" for f in flags), "topic", "topic_score", "route",
-            urgent_label, f"{urgent_label}_score", "evidence"]
+    return [
+        "category",
+        "action",
+        *flags,
+        *(f"{f}_score" for f in flags),
+        "topic",
+        "topic_score",
+        "route",
+        urgent_label,
+        f"{urgent_label}_score",
+        "evidence",
+    ]
 
 
 def result_row(result: dict[str, Any], flags: Sequence[str], urgent_label: str) -> dict[str, Any]:

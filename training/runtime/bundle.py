@@ -50,8 +50,18 @@ def library_versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {"python": platform.python_version()}
-    for pkg in ("scikit-learn", "numpy", "scipy", "pandas", "joblib", "pymorphy3", "pymorphy3-dicts-ru", "navec",
-                "natasha", "mlflow"):
+    for pkg in (
+        "scikit-learn",
+        "numpy",
+        "scipy",
+        "pandas",
+        "joblib",
+        "pymorphy3",
+        "pymorphy3-dicts-ru",
+        "navec",
+        "natasha",
+        "mlflow",
+    ):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -70,8 +80,15 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_bundle(model: TriageModel, model_dir: str | Path, *, data_hash: str, metrics: dict[str, Any],
-                extra: dict[str, Any] | None = None, set_latest: bool = True) -> Path:
+def save_bundle(
+    model: TriageModel,
+    model_dir: str | Path,
+    *,
+    data_hash: str,
+    metrics: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+    set_latest: bool = True,
+) -> Path:
     model_dir = Path(model_dir)
     out = model_dir / model.version
     out.mkdir(parents=True, exist_ok=False)
@@ -147,8 +164,13 @@ def library_mismatches(manifest: dict[str, Any]) -> list[str]:
     return out
 
 
-def load_bundle(model_dir: str | Path, version: str | None = None, taxonomy: Taxonomy | None = None, *,
-                allow_library_mismatch: bool | None = None) -> tuple[TriageModel, dict[str, Any]]:
+def load_bundle(
+    model_dir: str | Path,
+    version: str | None = None,
+    taxonomy: Taxonomy | None = None,
+    *,
+    allow_library_mismatch: bool | None = None,
+) -> tuple[TriageModel, dict[str, Any]]:
     """Verify, then unpickle. Raises BundleError with the reason.
 
     A bundle made under another scikit-learn or numpy major.minor is refused unless `allow_library_mismatch`
@@ -167,8 +189,10 @@ def load_bundle(model_dir: str | Path, version: str | None = None, taxonomy: Tax
         raise BundleError(f"bundle {version!r}: sha256 mismatch (manifest {manifest.get('sha256')}, file {actual})")
     mismatches = library_mismatches(manifest)
     if mismatches and not allow_library_mismatch:
-        raise BundleError(f"bundle {version!r} was made with other library versions ({'; '.join(mismatches)}); "
-                          f"retrain it, or set {ALLOW_MISMATCH_ENV}=1 to load it anyway")
+        raise BundleError(
+            f"bundle {version!r} was made with other library versions ({'; '.join(mismatches)}); "
+            f"retrain it, or set {ALLOW_MISMATCH_ENV}=1 to load it anyway"
+        )
     labels = manifest.get("labels", {})
     expected = {"flags": list(taxonomy.flags), "urgent": taxonomy.urgent, "topics": list(taxonomy.topic_ids)}
     if labels != expected:

@@ -30,13 +30,32 @@ def build_feature_pipeline(
 ) -> Pipeline:
     """`word_vectors_weight` > 0 adds mean navec vectors (training/runtime/text/word_vectors.py) as a dense block;
     0 leaves them out (the real benchmark chose 1.0, see the README)."""
-    words = Pipeline([
-        ("lemmas", Lemmatizer()),
-        ("tfidf", TfidfVectorizer(tokenizer=split_tokens, token_pattern=None, lowercase=False,
-                                  ngram_range=word_ngrams, min_df=min_df, sublinear_tf=True, dtype=np.float32)),
-    ])
-    chars = FastCharNgramTfidf(analyzer="char_wb", ngram_range=char_ngrams, min_df=min_df, sublinear_tf=True,
-                            lowercase=False, max_features=max_char_features, dtype=np.float32)
+    words = Pipeline(
+        [
+            ("lemmas", Lemmatizer()),
+            (
+                "tfidf",
+                TfidfVectorizer(
+                    tokenizer=split_tokens,
+                    token_pattern=None,
+                    lowercase=False,
+                    ngram_range=word_ngrams,
+                    min_df=min_df,
+                    sublinear_tf=True,
+                    dtype=np.float32,
+                ),
+            ),
+        ]
+    )
+    chars = FastCharNgramTfidf(
+        analyzer="char_wb",
+        ngram_range=char_ngrams,
+        min_df=min_df,
+        sublinear_tf=True,
+        lowercase=False,
+        max_features=max_char_features,
+        dtype=np.float32,
+    )
     blocks = [("words", words), ("chars", chars), ("lexicon", ProfanityFeatures(weight=lexicon_weight))]
     if rude_words_weight > 0:
         blocks.append(("rude_words", RudeWordFeatures(weight=rude_words_weight)))

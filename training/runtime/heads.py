@@ -27,8 +27,13 @@ class TriageHeads(BaseEstimator):
     rows that have a topic. `predict_proba` returns a dict label -> scores (topic -> n×k matrix).
     """
 
-    def __init__(self, binary_heads: dict[str, BaseEstimator] | None = None,
-                 topic_head: BaseEstimator | None = None, topic_column: str = TOPIC_HEAD, n_jobs: int = 1):
+    def __init__(
+        self,
+        binary_heads: dict[str, BaseEstimator] | None = None,
+        topic_head: BaseEstimator | None = None,
+        topic_column: str = TOPIC_HEAD,
+        n_jobs: int = 1,
+    ):
         self.binary_heads = binary_heads
         self.topic_head = topic_head
         self.topic_column = topic_column
@@ -45,7 +50,8 @@ class TriageHeads(BaseEstimator):
             jobs.append((label, est, known, Y[label][known].astype(int).to_numpy()))
         # The heads are independent: fit them side by side (the topic head alone takes about half the time).
         fitted = Parallel(n_jobs=self.n_jobs, max_nbytes=None)(  # no read-only memmaps: liblinear writes
-            delayed(_fit_one)(est, X[rows], y, w[rows]) for _, est, rows, y in jobs)
+            delayed(_fit_one)(est, X[rows], y, w[rows]) for _, est, rows, y in jobs
+        )
         self.topic_head_ = fitted[0]
         self.binary_heads_ = {label: f for (label, *_), f in zip(jobs[1:], fitted[1:], strict=True)}
         self.topic_classes_ = [str(c) for c in self.topic_head_.classes_]

@@ -21,9 +21,9 @@ from training.runtime.nb_logreg import NBLogisticRegression
 
 @dataclass
 class _Head:
-    start: int          # first decision column of this head in the compiled matrix
-    width: int          # number of decision columns
-    kind: str           # "logistic" | "softmax" | "sigmoid_calibrated"
+    start: int  # first decision column of this head in the compiled matrix
+    width: int  # number of decision columns
+    kind: str  # "logistic" | "softmax" | "sigmoid_calibrated"
     cal_a: np.ndarray | None = None  # per column: p = expit(-(a * d + b))
     cal_b: np.ndarray | None = None
 
@@ -49,7 +49,7 @@ class CompiledLinearHeads:
         D = np.asarray(X @ self.W) + self.b
         out = {}
         for name, h in self.heads.items():
-            d = D[:, h.start:h.start + h.width]
+            d = D[:, h.start : h.start + h.width]
             if h.kind == "logistic":
                 out[name] = expit(d[:, 0])
             elif h.kind == "softmax":

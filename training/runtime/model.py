@@ -73,17 +73,19 @@ class TriageModel:
             category = taxonomy.category_for(flags)
             # An urgent comment is always routed, even when the no-question head fires.
             topic = self.topics[topic_idx[i]] if (not flags[nq] or urgent) else None
-            results.append({
-                "category": category,
-                "action": taxonomy.action_for(category, urgent),
-                "flags": flags,
-                "scores": {f: round(s, 4) for f, s in flag_scores.items()},
-                "topic": topic,
-                "topic_scores": {t: round(float(scores[TOPIC_HEAD][i, k]), 4) for k, t in enumerate(self.topics)},
-                "route": taxonomy.route_for(topic),
-                "urgent": urgent,
-                "urgent_score": round(urgent_score, 4),
-            })
+            results.append(
+                {
+                    "category": category,
+                    "action": taxonomy.action_for(category, urgent),
+                    "flags": flags,
+                    "scores": {f: round(s, 4) for f, s in flag_scores.items()},
+                    "topic": topic,
+                    "topic_scores": {t: round(float(scores[TOPIC_HEAD][i, k]), 4) for k, t in enumerate(self.topics)},
+                    "route": taxonomy.route_for(topic),
+                    "urgent": urgent,
+                    "urgent_score": round(urgent_score, 4),
+                }
+            )
         return results
 
     def classify(self, texts: Sequence[str], taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:

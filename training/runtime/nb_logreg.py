@@ -26,8 +26,9 @@ class NBLogisticRegression(ClassifierMixin, BaseEstimator):
         pos = self.alpha + np.asarray(magnitude[y == 1].T @ w[y == 1]).ravel()
         neg = self.alpha + np.asarray(magnitude[y == 0].T @ w[y == 0]).ravel()
         self.ratio_ = np.log((pos / pos.sum()) / (neg / neg.sum()))
-        self.lr_ = LogisticRegression(C=self.C, solver="liblinear", class_weight="balanced", max_iter=3000,
-                                      random_state=self.random_state)
+        self.lr_ = LogisticRegression(
+            C=self.C, solver="liblinear", class_weight="balanced", max_iter=3000, random_state=self.random_state
+        )
         self.lr_.fit(X.multiply(self.ratio_).tocsr(), y, sample_weight=w)
         self.classes_ = self.lr_.classes_
         # The same model as one linear function of the unscaled features.

@@ -57,10 +57,16 @@ class LabelRules:
         nq, urgent = self.taxonomy.no_question_flag, self.taxonomy.urgent
         return (
             TopicRule(nq, True, "empty", TOPIC_KEY, f"topic must be empty when {nq} = 1"),
-            TopicRule(nq, False, "required", TOPIC_KEY,
-                      f"topic is required when {nq} = 0 (actionable comments need a topic)"),
-            TopicRule(urgent, True, "required", urgent, f"topic is required when {urgent} = 1 (urgent comments "
-                                                         f"are routed by topic)"),
+            TopicRule(
+                nq, False, "required", TOPIC_KEY, f"topic is required when {nq} = 0 (actionable comments need a topic)"
+            ),
+            TopicRule(
+                urgent,
+                True,
+                "required",
+                urgent,
+                f"topic is required when {urgent} = 1 (urgent comments are routed by topic)",
+            ),
         )
 
     def normalise(self, labels: Mapping[str, Any]) -> dict[str, Any]:
@@ -87,8 +93,10 @@ class LabelRules:
             "no_question": self.taxonomy.no_question_flag,
             "topic_key": TOPIC_KEY,
             "topics": [{"id": t.id, "name_ru": t.name_ru, "route": t.route} for t in self.taxonomy.topics],
-            "topic_rules": [{"when": r.when, "value": r.value, "topic": r.topic, "field": r.field,
-                             "message": r.message} for r in self.topic_rules],
+            "topic_rules": [
+                {"when": r.when, "value": r.value, "topic": r.topic, "field": r.field, "message": r.message}
+                for r in self.topic_rules
+            ],
         }
 
 

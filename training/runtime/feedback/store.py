@@ -49,13 +49,15 @@ class FeedbackStore:
             if create:
                 Base.metadata.create_all(self.engine)
             elif not inspect(self.engine).has_table(FeedbackRow.__tablename__):
-                raise FeedbackDatabaseError(f"the database has no {FeedbackRow.__tablename__!r} table; "
-                                            f"is it the service's DATABASE_URL?")
+                raise FeedbackDatabaseError(
+                    f"the database has no {FeedbackRow.__tablename__!r} table; is it the service's DATABASE_URL?"
+                )
         except (SQLAlchemyError, ValueError) as exc:
             if isinstance(exc, FeedbackDatabaseError):
                 raise
-            raise FeedbackDatabaseError(f"cannot open the feedback database ({type(exc).__name__}: "
-                                        f"{str(exc).splitlines()[0][:200]})") from exc
+            raise FeedbackDatabaseError(
+                f"cannot open the feedback database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            ) from exc
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -91,23 +93,37 @@ class FeedbackStore:
             old_text = None if row is None else row.text
             changed = created or old_labels != new or old_text != text
             if row is None:
-                row = FeedbackRow(comment_id=comment_id, text=text, labels=new, moderator=moderator,
-                                  created_at=now, updated_at=now)
+                row = FeedbackRow(
+                    comment_id=comment_id, text=text, labels=new, moderator=moderator, created_at=now, updated_at=now
+                )
                 s.add(row)
             elif changed:
                 row.text, row.labels, row.moderator, row.updated_at = text, new, moderator, now
             if changed:
                 s.flush()
-                s.add(FeedbackHistoryRow(comment_id=comment_id, moderator=moderator, changed_at=now,
-                                         old_labels=old_labels, new_labels=new,
-                                         old_text=old_text if old_text != text else None, new_text=text))
+                s.add(
+                    FeedbackHistoryRow(
+                        comment_id=comment_id,
+                        moderator=moderator,
+                        changed_at=now,
+                        old_labels=old_labels,
+                        new_labels=new,
+                        old_text=old_text if old_text != text else None,
+                        new_text=text,
+                    )
+                )
             record = self._record(row)
         return {**record, "created": created, "changed": changed}
 
     def _record(self, row: FeedbackRow) -> dict[str, Any]:
-        return {"id": row.comment_id, "text": row.text, "labels": self.rules.normalise(row.labels),
-                "moderator": row.moderator, "created_at": iso_utc(row.created_at),
-                "updated_at": iso_utc(row.updated_at)}
+        return {
+            "id": row.comment_id,
+            "text": row.text,
+            "labels": self.rules.normalise(row.labels),
+            "moderator": row.moderator,
+            "created_at": iso_utc(row.created_at),
+            "updated_at": iso_utc(row.updated_at),
+        }
 
     def get(self, comment_id: str) -> dict[str, Any] | None:
         """The current record with its history, oldest change first."""
@@ -115,14 +131,24 @@ class FeedbackStore:
             row = s.get(FeedbackRow, comment_id)
             if row is None:
                 return None
-            hist = s.execute(
-                select(FeedbackHistoryRow).where(FeedbackHistoryRow.comment_id == comment_id)
-                .order_by(FeedbackHistoryRow.id)
-            ).scalars().all()
+            hist = (
+                s.execute(
+                    select(FeedbackHistoryRow)
+                    .where(FeedbackHistoryRow.comment_id == comment_id)
+                    .order_by(FeedbackHistoryRow.id)
+                )
+                .scalars()
+                .all()
+            )
             record = self._record(row)
             record["history"] = [
-                {"moderator": h.moderator, "changed_at": iso_utc(h.changed_at), "old_labels": h.old_labels,
-                 "new_labels": h.new_labels, "text_changed": h.old_text is not None}
+                {
+                    "moderator": h.moderator,
+                    "changed_at": iso_utc(h.changed_at),
+                    "old_labels": h.old_labels,
+                    "new_labels": h.new_labels,
+                    "text_changed": h.old_text is not None,
+                }
                 for h in hist
             ]
             return record

@@ -17,7 +17,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 
 _BITS = 12
 _UNKNOWN = (1 << _BITS) - 1  # a character the vocabulary never saw: no n-gram holding it can match
-_SEP = 0                     # between padded words and documents
+_SEP = 0  # between padded words and documents
 _MAX_N = 5
 
 
@@ -43,8 +43,7 @@ class FastCharNgramTfidf(TfidfVectorizer):
             self.alphabet_ = None  # too many distinct characters to pack: use scikit-learn's path
             return
         self.alphabet_ = {c: i + 1 for i, c in enumerate(chars)}
-        keys = np.array([self._key([self.alphabet_[c] for c in term]) for term in self.vocabulary_],
-                        dtype=np.uint64)
+        keys = np.array([self._key([self.alphabet_[c] for c in term]) for term in self.vocabulary_], dtype=np.uint64)
         cols = np.fromiter(self.vocabulary_.values(), dtype=np.int64, count=len(self.vocabulary_))
         order = np.argsort(keys)
         self.keys_, self.cols_ = keys[order], cols[order]
@@ -92,8 +91,8 @@ class FastCharNgramTfidf(TfidfVectorizer):
                 continue
             key = np.full(m, np.uint64(n) << np.uint64(60), dtype=np.uint64)
             for j in range(n):
-                key |= ids[j:j + m] << np.uint64(_BITS * (n - 1 - j))
-            valid = (bad[n:n + m] - bad[:m]) == 0
+                key |= ids[j : j + m] << np.uint64(_BITS * (n - 1 - j))
+            valid = (bad[n : n + m] - bad[:m]) == 0
             key = key[valid]
             pos = np.searchsorted(self.keys_, key)
             pos[pos == len(self.keys_)] = 0
@@ -102,8 +101,9 @@ class FastCharNgramTfidf(TfidfVectorizer):
             cols.append(self.cols_[pos[hit]])
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        X = sparse.csr_matrix((np.ones(len(r), dtype=self.dtype), (r, c)),
-                              shape=(len(docs), len(self.vocabulary_)), dtype=self.dtype)
+        X = sparse.csr_matrix(
+            (np.ones(len(r), dtype=self.dtype), (r, c)), shape=(len(docs), len(self.vocabulary_)), dtype=self.dtype
+        )
         X.sum_duplicates()
         return X
 

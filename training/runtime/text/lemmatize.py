@@ -67,5 +67,9 @@ class Lemmatizer(TransformerMixin, BaseEstimator):
     def cache_stats(self) -> dict[str, float]:
         st = self._state
         total = st["hits"] + st["misses"]
-        return {"hits": st["hits"], "misses": st["misses"], "hit_rate": st["hits"] / total if total else 0.0,
-                "size": len(st["cache"])}
+        return {
+            "hits": st["hits"],
+            "misses": st["misses"],
+            "hit_rate": st["hits"] / total if total else 0.0,
+            "size": len(st["cache"]),
+        }

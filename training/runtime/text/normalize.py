@@ -22,9 +22,26 @@ PLACEHOLDERS = (URL_TOKEN, EMAIL_TOKEN, MENTION_TOKEN, PHONE_TOKEN, NUMBER_TOKEN
 
 # Latin and digit lookalikes of Cyrillic letters, applied only inside words that hold Cyrillic.
 LATIN_LOOKALIKES = {
-    "a": "а", "b": "б", "c": "с", "d": "д", "e": "е", "h": "н", "i": "и", "k": "к", "l": "л",
-    "m": "м", "n": "п", "o": "о", "p": "р", "r": "г", "t": "т", "u": "и", "x": "х", "y": "у",
-    "z": "з", "$": "с",
+    "a": "а",
+    "b": "б",
+    "c": "с",
+    "d": "д",
+    "e": "е",
+    "h": "н",
+    "i": "и",
+    "k": "к",
+    "l": "л",
+    "m": "м",
+    "n": "п",
+    "o": "о",
+    "p": "р",
+    "r": "г",
+    "t": "т",
+    "u": "и",
+    "x": "х",
+    "y": "у",
+    "z": "з",
+    "$": "с",
 }
 DIGIT_LOOKALIKES = {"0": "о", "3": "з", "4": "ч", "6": "б"}
 # "@" stands for whichever letter was hidden (п@здец = и, бл@ть = я), so it is a mask, not "а".
@@ -33,8 +50,9 @@ MASK_CHARS = "*!#%@"
 SINGLE_LETTER_WORDS = set("авиксоуя")
 
 _CYR = "а-яё"
-_URL_RE = re.compile(r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:ru|рф|com|net|org|cc|me|su|info)(?:/\S*)?",
-                     re.IGNORECASE)
+_URL_RE = re.compile(
+    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:ru|рф|com|net|org|cc|me|su|info)(?:/\S*)?", re.IGNORECASE
+)
 _VK_MARKUP_RE = re.compile(r"\[(?:id|club|public)\d+\|[^\]]*\]", re.IGNORECASE)
 _MENTION_RE = re.compile(r"(?<![\w@])@[a-z0-9_.]{2,}", re.IGNORECASE)
 _PHONE_RE = re.compile(r"(?<![\w])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
@@ -73,22 +91,23 @@ def _text(pairs: Pairs) -> str:
     return "".join(c for c, _ in pairs)
 
 
-def _sub(pairs: Pairs, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str],
-         text: str | None = None) -> Pairs:
+def _sub(
+    pairs: Pairs, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str], text: str | None = None
+) -> Pairs:
     """Regex substitution that keeps the origin index of every character."""
     text = _text(pairs) if text is None else text
     out: Pairs = []
     pos = 0
     for m in pattern.finditer(text):
-        out.extend(pairs[pos:m.start()])
+        out.extend(pairs[pos : m.start()])
         origin = pairs[m.start()][1] if m.start() < len(pairs) else (pairs[-1][1] if pairs else 0)
         new = repl(m)
         if new == m.group(0):
-            out.extend(pairs[m.start():m.end()])
+            out.extend(pairs[m.start() : m.end()])
         elif len(new) == m.end() - m.start():
             out.extend((c, pairs[m.start() + k][1]) for k, c in enumerate(new))
         else:
-            out.extend(_align(new, pairs[m.start():m.end()], origin))
+            out.extend(_align(new, pairs[m.start() : m.end()], origin))
         pos = m.end()
     out.extend(pairs[pos:])
     return out
@@ -145,7 +164,7 @@ def undisguise_word(word: str) -> str:
             chars[k] = LATIN_LOOKALIKES[ch]
         elif ch in DIGIT_LOOKALIKES:
             before = k > 0 and chars[k - 1].isalpha()
-            after = k + 2 < len(chars) + 1 and word[k + 1:k + 3].isalpha() and len(word[k + 1:k + 3]) == 2
+            after = k + 2 < len(chars) + 1 and word[k + 1 : k + 3].isalpha() and len(word[k + 1 : k + 3]) == 2
             single = not (k > 0 and word[k - 1].isdigit()) and not (k + 1 < len(word) and word[k + 1].isdigit())
             if single and (before or after):
                 chars[k] = DIGIT_LOOKALIKES[ch]

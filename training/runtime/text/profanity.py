@@ -153,8 +153,11 @@ class ProfanityLexicon:
     """Finds мат in a comment and reports where it stands in the original text."""
 
     def find_in_normalized(self, normalized: str) -> list[tuple[int, int]]:
-        spans = [(m.start(), m.end()) for m in _CANDIDATE_WORD.finditer(normalized)
-                 if is_profane_word(m.group(0)) and not _in_slashed_abbreviation(normalized, m.start(), m.end())]
+        spans = [
+            (m.start(), m.end())
+            for m in _CANDIDATE_WORD.finditer(normalized)
+            if is_profane_word(m.group(0)) and not _in_slashed_abbreviation(normalized, m.start(), m.end())
+        ]
         for m in _WORD_WITH_JOINS.finditer(normalized):
             inside = any(m.start() <= s < m.end() for s, _ in spans)
             if not inside and _joined_word_is_profane(m.group(0)):
