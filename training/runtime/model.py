@@ -9,28 +9,49 @@ from typing import Any
 import numpy as np
 import sklearn
 from scipy import sparse
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from training.runtime.fast_tfidf import apply_tfidf, vectorize
 from training.runtime.heads import TOPIC_HEAD
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
+from training.runtime.text.char_ngrams import FastCharNgramTfidf
 from training.runtime.text.profanity import ProfanityLexicon
 
 EVIDENCE_MIN_SCORE = 0.2
 
 
+def _transform(step: Any, X: Any) -> Any:
+    """`step.transform(X)`, with the TF-IDF weighting of the vectorisers done by fast_tfidf.py."""
+    if type(step) is TfidfVectorizer:
+        return vectorize(step, list(X))
+    if isinstance(step, FastCharNgramTfidf) and step._fast():
+        return apply_tfidf(step._counts([str(d) for d in X]), step._tfidf)
+    if isinstance(step, Pipeline):
+        for _, inner in step.steps:
+            X = _transform(inner, X)
+        return X
+    if isinstance(step, FeatureUnion) and not step.transformer_weights:
+        return sparse.hstack([_transform(t, X) for _, t in step.transformer_list], format="csr")
+    # Our own transformers' `transform` is wrapped by scikit-learn's set_output machinery (container
+    # detection on every call); no step of ours is configured to output DataFrames, so call it unwrapped.
+    unwrapped = getattr(type(step).transform, "__wrapped__", None)
+    if unwrapped is not None and getattr(step, "_sklearn_output_config", None) is None:
+        return unwrapped(step, X)
+    return step.transform(X)
+
+
 def pipeline_proba(pipeline: Pipeline, texts: list[str]) -> dict[str, np.ndarray]:
     """`pipeline.predict_proba` through the very same fitted steps, minus per-call overheads.
 
-    A single comment spent most of its ~2 ms in scikit-learn's parameter validation and in the joblib
-    machinery FeatureUnion uses even when sequential; the steps were fitted and validated at training time.
+    A single comment spent most of its time in scikit-learn's parameter and input validation (twice per
+    TF-IDF step) and in the joblib machinery FeatureUnion uses even when sequential; the steps were fitted
+    and validated at training time.
     """
     with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
         X: Any = texts
         for _, step in pipeline.steps[:-1]:
-            if isinstance(step, FeatureUnion) and not step.transformer_weights:
-                X = sparse.hstack([t.transform(X) for _, t in step.transformer_list], format="csr")
-            else:
-                X = step.transform(X)
+            X = _transform(step, X)
         return pipeline.steps[-1][1].predict_proba(X)
 
 
