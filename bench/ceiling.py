@@ -1,0 +1,80 @@
+"""The HTTP ceiling: a bare FastAPI app with our request and response models and no model.
+
+`POST /classify` parses and validates the body as `service.schemas.ClassifyRequest` and answers every comment
+with one fixed, valid `ClassifyResult` (checked against the schema at import) of the same shape as ours, id
+echoed, dumped with orjson as our route does. No middleware, no API-key or content-type checks, no metrics,
+no micro-batcher. What it costs is what FastAPI + uvicorn + pydantic cost on this machine: our service cannot
+go faster than this over HTTP.
+
+`python -m bench.ceiling` runs it under uvicorn the way `python -m service` runs ours: HOST, PORT, WORKERS and
+LOG_LEVEL from the environment, `uvicorn.run(..., factory=True, workers=WORKERS, access_log=False)`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from service.responses import FastJSONResponse
+from service.schemas import ClassifyRequest, ClassifyResponse, ClassifyResult
+from training.runtime.taxonomy import ACTIONABLE, default_taxonomy
+
+VERSION = "ceiling"
+
+
+def fixed_result() -> dict[str, Any]:
+    """An actionable, routed, not urgent comment with no evidence; scores rounded to 4 places like ours."""
+    tax = default_taxonomy()
+    topic = tax.topic_ids[0]
+    result: dict[str, Any] = {
+        "id": None,
+        "category": ACTIONABLE,
+        "action": tax.action_for(ACTIONABLE, False),
+        "flags": {f: False for f in tax.flags},
+        "scores": {f: 0.0123 for f in tax.flags},
+        "topic": topic,
+        "topic_scores": {t: (0.8123 if t == topic else 0.0123) for t in tax.topic_ids},
+        "route": tax.route_for(topic),
+        "urgent": False,
+        "urgent_score": 0.0123,
+        "evidence": [],
+    }
+    ClassifyResult.model_validate(result)  # valid by our response model, or the ceiling does not start
+    return result
+
+
+RESULT = fixed_result()
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="Benchmark ceiling (no model)")
+
+    @app.post("/classify", response_model=ClassifyResponse)
+    async def classify(req: ClassifyRequest) -> Any:
+        results = [{**RESULT, "id": c.id} for c in req.comments]
+        return FastJSONResponse({"model_version": VERSION, "results": results})
+
+    @app.get("/ready")
+    async def ready() -> dict[str, Any]:
+        return {"status": "ready", "model_version": VERSION, "reason": None}
+
+    return app
+
+
+def main() -> None:
+    uvicorn.run(
+        "bench.ceiling:create_app",
+        factory=True,
+        host=os.environ.get("HOST", "127.0.0.1"),
+        port=int(os.environ.get("PORT", "8001")),
+        workers=int(os.environ.get("WORKERS", "1")),
+        log_level=os.environ.get("LOG_LEVEL", "info").lower(),
+        access_log=False,
+    )
+
+
+if __name__ == "__main__":
+    main()
