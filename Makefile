@@ -9,7 +9,7 @@ DATASETS ?= ../shared/datasets
 
 TRAIN_ARGS ?=
 
-.PHONY: setup validate-data train eval eval-real lexicon-audit serve test test-fast bench lint retrain clean
+.PHONY: setup validate-data train eval eval-real lexicon-audit serve test test-fast bench soak lint retrain clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run make PYTHON=python3"; exit 1; }
@@ -48,6 +48,9 @@ test: setup
 
 bench: setup $(MODEL_DIR)/latest
 	$(PY) -m bench
+
+soak: setup $(MODEL_DIR)/latest
+	$(PY) -m bench.soak
 
 # Style, formatting, the import contracts (pyproject.toml [tool.importlinter]) and types, all must pass.
 lint: setup

@@ -6,23 +6,25 @@ starts and /ready answers 503 with the reason. Every error leaves as JSON withou
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from anyio import to_thread
+import anyio
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.auth_guard import AuthGuardMiddleware
 from service.errors import http_exception_handler, json_error, unhandled_handler, validation_handler
-from service.loading import load_model, public_reason
 from service.logging_setup import AccessLogMiddleware, configure_logging
 from service.metrics import Metrics
 from service.model_holder import ModelHolder
+from service.refusal import DISCARD_MULTIPLE, refuse
 from service.routes import admin, analytics, classify, feedback, meta, ui
+from service.security_headers import SecurityHeadersMiddleware
+from service.serving_state import follow_serving_pointer
 from service.settings import Settings, get_settings
 
 log = logging.getLogger("service.app")
@@ -31,24 +33,27 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    settings: Settings = app.state.settings
-    try:
-        loaded = await to_thread.run_sync(load_model, app)
-        log.info(json.dumps({"event": "model_loaded", "model_version": loaded.version}))
-    except Exception as exc:  # BundleError, but also anything else: the app must start and say why
-        app.state.load_error = public_reason(str(exc), settings)
-        log.error(json.dumps({"event": "model_load_failed", "reason": app.state.load_error}, ensure_ascii=False))
-    yield
+    # Loads what the serving pointer names (a failure leaves the app up, /ready says why), then follows the
+    # pointer every POINTER_POLL_SECONDS until shutdown so that every worker serves the same version.
+    async with follow_serving_pointer(app):
+        yield
 
 
 # --------------------------------------------------------------------------------------- body guard
 class BodyGuardMiddleware:
-    """Refuse bodies over MAX_BODY_BYTES (413) from Content-Length and from the streamed size, and JSON
-    bodies that are not UTF-8 (400), before any route parses them."""
+    """Refuse bodies over MAX_BODY_BYTES (413) from Content-Length and from the streamed size, bodies not
+    received within BODY_TIMEOUT (408: a client that stalls or trickles its body), and JSON bodies that are
+    not UTF-8 (400), before any route parses them.
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    A 413 is sent after the rest of the body has been read and discarded (service/refusal.py: at most
+    DISCARD_MULTIPLE × MAX_BODY_BYTES, within BODY_TIMEOUT), so that clients still sending it (urllib,
+    requests) receive it instead of a connection reset; it always closes the connection."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, body_timeout: float = 30.0) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_timeout = body_timeout
+        self.max_discard_bytes = DISCARD_MULTIPLE * max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in BODY_METHODS:
@@ -65,21 +70,18 @@ class BodyGuardMiddleware:
             if declared > self.max_body_bytes:
                 await self._too_large(scope, receive, send)
                 return
-        chunks: list[bytes] = []
-        total = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            total += len(chunk)
-            if total > self.max_body_bytes:
-                await self._too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
+        outcome, body = "timeout", b""
+        with anyio.move_on_after(self.body_timeout):
+            outcome, body = await self._read(receive)
+        if outcome == "disconnect":
+            return
+        if outcome == "timeout":
+            message = f"request body not received within {self.body_timeout:g} s"
+            await json_error(408, message, headers={"Connection": "close"})(scope, receive, send)
+            return
+        if outcome in ("too_large", "too_large_ended"):
+            await self._too_large(scope, receive, send, already_read=len(body), ended=outcome == "too_large_ended")
+            return
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         if body and "json" in content_type:
             try:
@@ -99,11 +101,39 @@ class BodyGuardMiddleware:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = json_error(
-            413, f"request body too large: the limit is {self.max_body_bytes} bytes", headers={"Connection": "close"}
+    async def _read(self, receive: Receive) -> tuple[str, bytes]:
+        """("ok", body), ("disconnect", b""), or ("too_large", what was read up to the limit) with "_ended"
+        when the message that crossed the limit was the body's last (then there is nothing left to discard)."""
+        chunks: list[bytes] = []
+        total = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return "disconnect", b""
+            chunk = message.get("body", b"")
+            total += len(chunk)
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+            if total > self.max_body_bytes:
+                return ("too_large" if more else "too_large_ended"), b"".join(chunks)
+        return "ok", b"".join(chunks)
+
+    async def _too_large(
+        self, scope: Scope, receive: Receive, send: Send, already_read: int = 0, ended: bool = False
+    ) -> None:
+        response = json_error(413, f"request body too large: the limit is {self.max_body_bytes} bytes")
+        budget = max(0, self.max_discard_bytes - already_read)
+        await refuse(
+            scope,
+            receive,
+            send,
+            response,
+            max_discard_bytes=budget,
+            timeout=self.body_timeout,
+            close=True,
+            body_ended=ended,
         )
-        await response(scope, receive, send)
 
 
 # --------------------------------------------------------------------------------------- factory
@@ -129,6 +159,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, validation_handler)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, http_exception_handler)  # type: ignore[arg-type]
     app.add_exception_handler(Exception, unhandled_handler)
-    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes)
-    app.add_middleware(AccessLogMiddleware, metrics=app.state.metrics)  # added last = outermost
+    # Each middleware added wraps the ones before it. Innermost, the body guard reads and checks the body
+    # (413, 408, 400); around it the key guard refuses unauthenticated requests before any body is read;
+    # around that the security headers go on every answer, the guards' included; the access log (request id,
+    # one line, metrics) is added last = outermost, so it sees every answer.
+    app.add_middleware(BodyGuardMiddleware, max_body_bytes=settings.max_body_bytes, body_timeout=settings.body_timeout)
+    app.add_middleware(AuthGuardMiddleware, settings=settings)
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(AccessLogMiddleware, metrics=app.state.metrics)
     return app

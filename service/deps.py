@@ -1,4 +1,4 @@
-"""Dependencies shared by the routers: settings, the loaded model, the API-key check."""
+"""Dependencies shared by the routers: settings, the loaded model, the API-key and admin-key checks."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def get_loaded_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> Loa
     return loaded
 
 
+API_KEY_INVALID = "missing or invalid X-API-Key"
+ADMIN_DISABLED = "admin endpoints are disabled: set API_KEYS"
+
+
 def api_key_valid(given: bytes, settings: Settings) -> bool:
     """True when no keys are configured or `given` (raw bytes) is one of them, as UTF-8. Constant-time per
     key on bytes (compare_digest refuses non-ASCII str), and every key is compared so timing does not tell
@@ -37,11 +41,37 @@ def api_key_valid(given: bytes, settings: Settings) -> bool:
     return any(matches)
 
 
+def api_key_refusal(given: bytes, settings: Settings) -> tuple[int, str] | None:
+    """(status, message) when `given` does not open an API endpoint, else None; what require_api_key raises
+    and the key guard (service/auth_guard.py) answers before any body is read."""
+    return None if api_key_valid(given, settings) else (401, API_KEY_INVALID)
+
+
+def admin_key_refusal(given: bytes, settings: Settings) -> tuple[int, str] | None:
+    """As api_key_refusal, but admin endpoints are never open: 403 when no keys are configured."""
+    if not settings.api_key_set:
+        return 403, ADMIN_DISABLED
+    return api_key_refusal(given, settings)
+
+
+def _given_key(request: Request) -> bytes:
+    # Starlette decodes header values as latin-1: encoding back gives the bytes the client sent.
+    return request.headers.get("x-api-key", "").encode("latin-1")
+
+
 def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
     """Open when API_KEYS is empty; otherwise a valid X-API-Key header is required (401)."""
-    # Starlette decodes header values as latin-1: encoding back gives the bytes the client sent.
-    if not api_key_valid(request.headers.get("x-api-key", "").encode("latin-1"), settings):
-        raise HTTPException(status_code=401, detail="missing or invalid X-API-Key")
+    refusal = api_key_refusal(_given_key(request), settings)
+    if refusal is not None:
+        raise HTTPException(status_code=refusal[0], detail=refusal[1])
+
+
+def require_admin_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
+    """Admin endpoints always need a key: refused (403) while API_KEYS is empty, a valid X-API-Key otherwise
+    (401). Compared in constant time by api_key_valid."""
+    refusal = admin_key_refusal(_given_key(request), settings)
+    if refusal is not None:
+        raise HTTPException(status_code=refusal[0], detail=refusal[1])
 
 
 def _is_json(content_type: str | None) -> bool:

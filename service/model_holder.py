@@ -35,21 +35,31 @@ class ModelHolder:
     def get(self) -> LoadedModel | None:
         return self._current  # one reference read: atomic
 
-    def load(self, version: str | None = None, check: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
-        """Load and verify, then swap. Raises training.runtime.bundle.BundleError and keeps the old model on failure.
+    def prepare(self, version: str | None = None, check: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
+        """Load and verify a candidate without serving it. Raises training.runtime.bundle.BundleError.
 
-        `check` (e.g. a smoke classification) runs on the candidate before the swap; any exception it
-        raises becomes a BundleError, so a bundle that unpickles but cannot classify never serves.
+        `check` (e.g. a smoke classification) runs on the candidate; any exception it raises becomes a
+        BundleError, so a bundle that unpickles but cannot classify is never returned.
         """
+        model, manifest = load_bundle(self.model_dir, version)
+        loaded = LoadedModel(model=model, manifest=manifest)
+        if check is not None:
+            try:
+                check(loaded)
+            except Exception as exc:
+                raise BundleError(
+                    f"bundle {loaded.version!r} failed the smoke test ({type(exc).__name__}: {exc})"
+                ) from exc
+        return loaded
+
+    def swap(self, loaded: LoadedModel) -> LoadedModel | None:
+        """Serve `loaded` from now on; returns the model it replaced (None for the first one)."""
         with self._lock:
-            model, manifest = load_bundle(self.model_dir, version)
-            loaded = LoadedModel(model=model, manifest=manifest)
-            if check is not None:
-                try:
-                    check(loaded)
-                except Exception as exc:
-                    raise BundleError(
-                        f"bundle {loaded.version!r} failed the smoke test ({type(exc).__name__}: {exc})"
-                    ) from exc
-            self._current = loaded
-            return loaded
+            previous, self._current = self._current, loaded
+            return previous
+
+    def load(self, version: str | None = None, check: Callable[[LoadedModel], None] | None = None) -> LoadedModel:
+        """Prepare, then swap. Raises BundleError and keeps the old model on failure."""
+        loaded = self.prepare(version, check)
+        self.swap(loaded)
+        return loaded

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from training.runtime.taxonomy import ACTIONABLE, default_taxonomy
 
 VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+# JSON may spell half of a UTF-16 pair ("\ud800"); Python decodes it into a string that no encoder accepts.
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 EXAMPLE_TEXT = "В доме на Ленина 5 третий день нет горячей воды, когда дадут?"
 EXAMPLE_PROFANE = "когда уже эту б**дскую дорогу сделают на Ленина 5"
 
@@ -36,6 +38,15 @@ def _example_result() -> dict[str, Any]:
     }
 
 
+def check_text_characters(text: str) -> str:
+    """Every request field that holds a comment text passes here (Comment.text, POST /feedback's text):
+    a lone UTF-16 surrogate is refused with its position (a 422 naming the field), never a 500 further on."""
+    bad = _SURROGATE_RE.search(text)
+    if bad is not None:
+        raise ValueError(f"text contains an invalid character (lone UTF-16 surrogate) at position {bad.start()}")
+    return text
+
+
 class Comment(BaseModel):
     """One comment to classify; `id` is echoed back so the caller can match results."""
 
@@ -49,7 +60,7 @@ class Comment(BaseModel):
     def _not_blank(cls, v: str) -> str:
         if not v.strip():
             raise ValueError("text is empty or whitespace only")
-        return v
+        return check_text_characters(v)
 
 
 class ClassifyRequest(BaseModel):

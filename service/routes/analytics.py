@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.config import JsonDict
 
@@ -15,7 +16,14 @@ from service.limits import raise_for, text_size_errors
 from service.model_holder import LoadedModel
 from service.schemas import Comment, error_responses
 from service.settings import Settings
-from training.runtime.analytics import SpikeParams, analyze, build_frame, parse_timestamp
+from training.runtime.analytics import (
+    AnalyticsError,
+    SpikeParams,
+    analyze,
+    build_frame,
+    check_span,
+    parse_timestamp,
+)
 from training.runtime.batch import classify_in_chunks
 
 MAX_ANALYTICS_COMMENTS = 20_000
@@ -159,9 +167,24 @@ def _compute(loaded: LoadedModel, req: AnalyticsRequest) -> dict[str, Any]:
     return summary
 
 
+def _stream_error(exc: AnalyticsError) -> dict[str, Any]:
+    """A problem of the batch as a whole (e.g. a span over MAX_SPAN_DAYS), in pydantic's error shape."""
+    return {"loc": ("body", "comments"), "type": "value_error", "msg": str(exc)}
+
+
+def span_errors(req: AnalyticsRequest) -> list[dict[str, Any]]:
+    """The span of the timestamps against training.runtime.analytics.MAX_SPAN_DAYS, checked before anything
+    is classified (every timestamp has already been validated as ISO 8601)."""
+    try:
+        check_span(parse_timestamp(c.timestamp) for c in req.comments)
+    except AnalyticsError as exc:
+        return [_stream_error(exc)]
+    return []
+
+
 def check_limits(req: AnalyticsRequest, settings: Settings) -> None:
     """Limits that come from settings, reported like pydantic errors (same shape as /classify)."""
-    errors = text_size_errors([c.text for c in req.comments], settings)
+    errors = text_size_errors([c.text for c in req.comments], settings) + span_errors(req)
     if req.spike and req.spike.min_history_days > req.spike.window_days:
         errors.append(
             {
@@ -188,4 +211,7 @@ async def analytics(
     """Per-day topic counts, category shares, urgent ids and spikes of one timestamped batch; the spike
     test and its threshold come back in `method`. Texts are not echoed (personal data)."""
     check_limits(req, settings)
-    return await run_in_threadpool(_compute, loaded, req)
+    try:
+        return await run_in_threadpool(_compute, loaded, req)
+    except AnalyticsError as exc:  # the runtime's own checks (the span again): a 422, never a 500
+        raise RequestValidationError([_stream_error(exc)]) from exc

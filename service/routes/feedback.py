@@ -15,6 +15,7 @@ from pydantic.config import JsonDict
 
 from service.deps import require_api_key, settings_dep
 from service.limits import raise_for, text_size_errors
+from service.schemas import check_text_characters
 from service.settings import Settings
 from training.runtime.feedback.rules import TOPIC_KEY
 from training.runtime.feedback.store import FeedbackError, FeedbackStore, store_for
@@ -53,7 +54,12 @@ def _build_feedback_model(taxonomy: Taxonomy) -> type[BaseModel]:
     return create_model(
         "FeedbackIn",
         __config__=ConfigDict(extra="forbid", json_schema_extra={"examples": [example]}),
-        __validators__={"_strip": field_validator("id", "text", "moderator")(strip_required)},
+        # The text rule of /classify and /analytics (service/schemas.py), first: a lone surrogate is reported
+        # at its position in the text as sent, before the strip.
+        __validators__={
+            "_characters": field_validator("text")(check_text_characters),
+            "_strip": field_validator("id", "text", "moderator")(strip_required),
+        },
         **fields,
     )
 
@@ -100,8 +106,10 @@ def post_feedback(
     responses={200: {"content": {"text/csv": {}}}},
 )
 def export_feedback(store: FeedbackStore = Depends(get_store)) -> Response:
+    """Cells a spreadsheet would evaluate as a formula (=, +, -, @, tab, CR first) start with an apostrophe;
+    `python -m training retrain --feedback` drops it again."""
     return Response(
-        content=store.export_csv(),
+        content=store.export_csv(for_spreadsheet=True),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="feedback.csv"'},
     )

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 
 import joblib
 import pytest
+from fastapi.testclient import TestClient
 from sklearn.pipeline import Pipeline
 
-from training.runtime.bundle import MANIFEST_FILE, MODEL_FILE, sha256_of
+from service.app import create_app
+from service.serving_state import POINTER_POLL_SECONDS
+from service.settings import Settings
+from training.runtime.bundle import MANIFEST_FILE, MODEL_FILE, set_latest_version, sha256_of
 
 ROADS_TEXT = "Третий месяц яма на дороге у дома 12 по Садовой, когда заделают?"
 BODY = {"comments": [{"text": ROADS_TEXT}]}
+KEY = "admin-secret"  # admin endpoints are refused (403) while API_KEYS is empty
+AUTH = {"X-API-Key": KEY}
 
 
 def add_version(model_dir, source: str, name: str) -> dict:
@@ -22,6 +29,16 @@ def add_version(model_dir, source: str, name: str) -> dict:
     manifest["version"] = name
     (model_dir / name / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
     return manifest
+
+
+@pytest.fixture(scope="module")
+def admin(trained_model_dir, tmp_path_factory):
+    """The session model behind an app with an admin key, shared by the tests that load nothing."""
+    settings = Settings(
+        model_dir=trained_model_dir, api_keys=KEY, database_url=f"sqlite:///{tmp_path_factory.mktemp('adm') / 'fb.db'}"
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
 
 
 @pytest.fixture
@@ -37,34 +54,41 @@ def test_broken_bundle_is_refused_and_old_model_keeps_serving(app_factory, model
     add_version(model_dir, v1, "v2-broken")
     path = model_dir / "v2-broken" / MODEL_FILE
     path.write_bytes(path.read_bytes()[:1000])  # truncated: sha256 no longer matches
-    client = app_factory(model_dir=model_dir)
-    assert client.post("/classify", json=BODY).json()["model_version"] == v1
+    client = app_factory(model_dir=model_dir, api_keys=KEY)
+    assert client.post("/classify", json=BODY, headers=AUTH).json()["model_version"] == v1
 
-    r = client.post("/admin/reload", json={"version": "v2-broken"})
+    r = client.post("/admin/reload", json={"version": "v2-broken"}, headers=AUTH)
     assert r.status_code == 409
     assert "sha256 mismatch" in r.json()["error"] and r.json()["model_version"] == v1
     assert str(model_dir) not in r.text
-    ok = client.post("/classify", json=BODY)
+    ok = client.post("/classify", json=BODY, headers=AUTH)
     assert ok.status_code == 200 and ok.json()["model_version"] == v1
 
-    (model_dir / "latest").write_text("v2-broken\n")  # latest pointing at the broken bundle
-    assert client.post("/admin/reload").status_code == 409
+    set_latest_version(model_dir, "v2-broken")  # latest pointing at the broken bundle
+    assert client.post("/admin/reload", headers=AUTH).status_code == 409
     assert client.get("/version").json()["version"] == v1
-    assert 'triage_model_reloads_total{outcome="failed"} 2' in client.get("/metrics").text
+    # The pointer watcher refuses it too (once: latest moved once), so 3 failures in all, and v1 still serves.
+    deadline = time.monotonic() + POINTER_POLL_SECONDS + 1.0
+    while 'triage_model_reloads_total{outcome="failed"} 3' not in client.get("/metrics").text:
+        assert time.monotonic() < deadline, client.get("/metrics").text
+        time.sleep(0.05)
+    time.sleep(POINTER_POLL_SECONDS * 1.5)
+    assert 'triage_model_reloads_total{outcome="failed"} 3' in client.get("/metrics").text
+    assert client.get("/version").json()["version"] == v1
 
 
 def test_good_bundle_is_swapped_in(app_factory, models):
     model_dir, v1 = models
     add_version(model_dir, v1, "v3-good")
-    client = app_factory(model_dir=model_dir)
-    r = client.post("/admin/reload", json={"version": "v3-good"})
+    client = app_factory(model_dir=model_dir, api_keys=KEY)
+    r = client.post("/admin/reload", json={"version": "v3-good"}, headers=AUTH)
     assert r.status_code == 200, r.text
     assert r.json() == {"status": "reloaded", "model_version": "v3-good", "previous_version": v1}
-    assert client.post("/classify", json=BODY).json()["model_version"] == "v3-good"
+    assert client.post("/classify", json=BODY, headers=AUTH).json()["model_version"] == "v3-good"
     assert client.get("/version").json()["version"] == "v3-good"
     assert 'triage_model_info{version="v3-good"} 1' in client.get("/metrics").text
     # No body = models/latest again.
-    r = client.post("/admin/reload")
+    r = client.post("/admin/reload", headers=AUTH)
     assert r.status_code == 200 and r.json()["model_version"] == v1
 
 
@@ -83,29 +107,30 @@ def test_bundle_that_unpickles_but_cannot_classify_is_refused(app_factory, model
     joblib.dump(hollow, path)
     manifest["sha256"] = sha256_of(path)  # a correctly signed bundle whose model is unusable
     (model_dir / "v4-hollow" / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
-    client = app_factory(model_dir=model_dir)
-    r = client.post("/admin/reload", json={"version": "v4-hollow"})
+    client = app_factory(model_dir=model_dir, api_keys=KEY)
+    r = client.post("/admin/reload", json={"version": "v4-hollow"}, headers=AUTH)
     assert r.status_code == 409 and "smoke test" in r.json()["error"]
-    assert client.post("/classify", json=BODY).json()["model_version"] == v1
+    assert client.post("/classify", json=BODY, headers=AUTH).json()["model_version"] == v1
 
 
 def test_missing_version_is_refused(app_factory, models):
     model_dir, v1 = models
-    client = app_factory(model_dir=model_dir)
-    r = client.post("/admin/reload", json={"version": "20990101-000000-nothere"})
+    client = app_factory(model_dir=model_dir, api_keys=KEY)
+    r = client.post("/admin/reload", json={"version": "20990101-000000-nothere"}, headers=AUTH)
     assert r.status_code == 409 and "not found" in r.json()["error"]
     assert client.get("/ready").json()["model_version"] == v1
 
 
 @pytest.mark.parametrize("version", ["../models", "a/b", "..", "x..y", "/etc", "v1\\..\\x", ""])
-def test_unsafe_version_strings_are_422(api, version):
-    r = api.post("/admin/reload", json={"version": version})
+def test_unsafe_version_strings_are_422(admin, version):
+    r = admin.post("/admin/reload", json={"version": version}, headers=AUTH)
     assert r.status_code == 422
     assert r.json()["details"][0]["field"] == "version"
 
 
-def test_reload_body_must_be_json(api):
-    r = api.post("/admin/reload", content=b"version=x", headers={"content-type": "application/x-www-form-urlencoded"})
+def test_reload_body_must_be_json(admin):
+    headers = {**AUTH, "content-type": "application/x-www-form-urlencoded"}
+    r = admin.post("/admin/reload", content=b"version=x", headers=headers)
     assert r.status_code == 415
 
 

@@ -173,3 +173,36 @@ def test_unhandled_exception_is_json_500_without_traceback(app_factory):
     assert r.json()["error"] == "internal server error"
     assert "secret internal detail" not in r.text and "Traceback" not in r.text
     assert r.json()["request_id"] == r.headers["x-request-id"]
+
+
+# D4: JSON may spell half of a UTF-16 pair ("\ud800"); the decoded text could not be encoded further on (a 500).
+LONE_SURROGATE = "lone UTF-16 surrogate"
+
+
+def test_lone_surrogate_in_a_classify_text_is_422_naming_field_and_index(small):
+    raw = b'{"comments": [{"text": "\xd1\x8f\xd0\xbc\xd0\xb0"}, {"text": "x\\ud800"}]}'
+    body = check(small.post("/classify", content=raw, headers=JSON), 422, LONE_SURROGATE)
+    d = detail_for(body, "comments[1].text")
+    assert d["index"] == 1 and d["type"] == "value_error"
+    assert d["message"] == "text contains an invalid character (lone UTF-16 surrogate) at position 1"
+
+
+def test_lone_surrogate_in_an_analytics_text_is_422(small):
+    raw = b'{"comments": [{"text": "\\udfff \xd1\x8f\xd0\xbc\xd0\xb0", "timestamp": "2025-02-01"}]}'
+    body = check(small.post("/analytics", content=raw, headers=JSON), 422, LONE_SURROGATE)
+    assert detail_for(body, "comments[0].text")["message"].endswith("at position 0")
+
+
+def test_lone_surrogate_in_a_feedback_text_is_422(small):
+    from training.runtime.taxonomy import default_taxonomy
+
+    tax = default_taxonomy()
+    labels = ", ".join(f'"{f}": 0' for f in tax.flags)
+    raw = (
+        '{"id": "s1", "text": "  \\ud800 \\u044f\\u043c\\u0430", '
+        + labels
+        + f', "topic": "{tax.topic_ids[0]}", "{tax.urgent}": 0, "moderator": "m"}}'
+    ).encode()
+    body = check(small.post("/feedback", content=raw, headers=JSON), 422, LONE_SURROGATE)
+    # The position in the text as sent, before the surrounding blanks are stripped.
+    assert detail_for(body, "text")["message"].endswith("at position 2")

@@ -164,3 +164,47 @@ def test_every_served_rule_is_the_one_post_feedback_enforces(client):
         assert any(d["loc"][-1] == rule["field"] and rule["message"] in d["msg"] for d in r.json()["detail"]), r.text
         kept = payload(id=f"r{k}", **labels, topic=None if rule["topic"] == "empty" else ACTIONABLE_TOPIC)
         assert client.post("/feedback", json=kept).status_code == 200
+
+
+FORMULA_TEXTS = {
+    "f1": '=HYPERLINK("http://example.invalid/x","Подробнее")',
+    "f2": "-5 градусов в квартире, когда дадут отопление?",
+    "f3": "+7 900 000-00-00 звоните, трубу прорвало",
+    "f4": "@администрация когда уберут снег?",
+    "f5": "'=уже с апострофом",
+    "f6": "Обычный текст без формул",
+}
+
+
+def test_export_neutralises_spreadsheet_formulas(client):
+    from training.runtime.feedback.store import SPREADSHEET_PREFIX
+
+    for cid, text in FORMULA_TEXTS.items():
+        assert client.post("/feedback", json=payload(id=cid, text=text)).status_code == 200
+    assert (
+        client.post("/feedback", json=payload(id="=cmd|' /C calc'!A0", text="Когда откроют каток?")).status_code == 200
+    )
+    r = client.get("/feedback/export")
+    assert r.status_code == 200
+    by_id = {row["id"]: row for row in csv.DictReader(io.StringIO(r.text))}
+    for cid, text in FORMULA_TEXTS.items():
+        expected = SPREADSHEET_PREFIX + text if text[0] in "=+-@'" else text
+        assert by_id[cid]["text"] == expected, cid
+    assert SPREADSHEET_PREFIX + "=cmd|' /C calc'!A0" in by_id  # ids are cells too
+    # No cell of the HTTP export starts with a character a spreadsheet evaluates.
+    for row in csv.reader(io.StringIO(r.text)):
+        assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for cell in row), row
+
+
+def test_store_export_is_unchanged_without_for_spreadsheet(client, tmp_path):
+    from training.runtime.feedback.store import FeedbackStore
+
+    assert client.post("/feedback", json=payload(id="f1", text=FORMULA_TEXTS["f1"])).status_code == 200
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    try:
+        rows = list(csv.DictReader(io.StringIO(store.export_csv())))
+        assert rows[0]["text"] == FORMULA_TEXTS["f1"]
+        spreadsheet = list(csv.DictReader(io.StringIO(store.export_csv(for_spreadsheet=True))))
+        assert spreadsheet[0]["text"] == "'" + FORMULA_TEXTS["f1"]
+    finally:
+        store.close()

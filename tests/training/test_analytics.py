@@ -8,6 +8,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import numpy as np
@@ -16,12 +17,14 @@ import pytest
 
 from training.cli import main
 from training.runtime.analytics import (
+    MAX_SPAN_DAYS,
     AnalyticsError,
     CommentFrame,
     CountTable,
     SpikeParams,
     analyze,
     build_frame,
+    daily_counts,
     detect_spikes,
     parse_timestamps,
     spikes_in_series,
@@ -315,6 +318,73 @@ def test_spikes_in_the_summary_name_topic_and_day():
         14,
     )
     assert s["ratio"] == 12.0 and 0 < s["p_value"] < 1e-6
+
+
+# --- D1: the span of a stream is bounded -----------------------------------------------------------------
+
+SPANS_OVER_THE_LIMIT = {
+    "year_1_to_9999": ("0001-01-01", "9999-12-31T23:59:59+03:00"),  # > 4 min and 2.4 GB before the limit
+    "three_centuries": ("1800-01-01T00:00", "2100-01-01T00:00"),
+    "eleven_years": ("2014-01-01", "2025-01-10T12:00:00+03:00"),
+}
+
+
+@pytest.mark.parametrize("case", list(SPANS_OVER_THE_LIMIT))
+def test_a_span_over_the_limit_is_refused_before_any_day_table(case):
+    first, last = SPANS_OVER_THE_LIMIT[case]
+    started = time.perf_counter()
+    with pytest.raises(
+        AnalyticsError, match=rf"span \d+ days \({first[:10]} to {last[:10]}\).*limit is {MAX_SPAN_DAYS} days"
+    ):
+        analyze(build_frame([_r(), _r()], [first, last]))
+    assert time.perf_counter() - started < 1.0
+    # The report CLI parses the timestamps first: the same error, before any model is loaded.
+    with pytest.raises(AnalyticsError, match="limit is 3660 days"):
+        parse_timestamps([last, first])
+
+
+def test_the_span_limit_counts_both_days():
+    assert MAX_SPAN_DAYS == 3660
+    first = date(2016, 1, 1)
+    at_limit = first + timedelta(days=MAX_SPAN_DAYS - 1)
+    a = analyze(build_frame([_r(), _r()], [first.isoformat(), at_limit.isoformat()]))
+    assert len(a.days) == MAX_SPAN_DAYS and a.topic_counts.counts.shape[0] == MAX_SPAN_DAYS
+    with pytest.raises(AnalyticsError, match=f"span {MAX_SPAN_DAYS + 1} days"):
+        build_frame([_r(), _r()], [first.isoformat(), (at_limit + timedelta(days=1)).isoformat()])
+
+
+def test_a_frame_built_by_hand_is_checked_too():
+    """daily_counts guards itself: a CommentFrame made without build_frame cannot build a huge table."""
+    days = [date(1, 1, 1), date(9999, 12, 31)]
+    frame = CommentFrame(
+        id=[0, 1],
+        timestamp=[datetime(d.year, d.month, d.day) for d in days],
+        day=days,
+        wall_clock=[datetime(d.year, d.month, d.day) for d in days],
+        category=["actionable"] * 2,
+        topic=["roads"] * 2,
+        urgent=[False] * 2,
+        urgent_score=[0.0] * 2,
+        text=[None] * 2,
+    )
+    with pytest.raises(AnalyticsError, match="limit is 3660 days"):
+        daily_counts(frame, "topic", TAX.topic_ids)
+
+
+def test_report_cli_refuses_a_span_over_the_limit(tmp_path, capsys):
+    src = _write(
+        tmp_path / "long.csv",
+        [{"text": "нет воды", "timestamp": "0001-01-01"}, {"text": "яма на дороге", "timestamp": "9999-12-31"}],
+    )
+    out = tmp_path / "r"
+    started = time.perf_counter()
+    # No model directory at all: the span is refused before a model is loaded or a comment classified.
+    rc = main(["report", src, "--out", str(out), "--model-dir", str(tmp_path / "no-models")])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert err.startswith("error: ") and "Traceback" not in err
+    assert "span 3652059 days (0001-01-01 to 9999-12-31)" in err and "limit is 3660 days" in err
+    assert time.perf_counter() - started < 5.0 and not (out / "report.html").exists()
 
 
 # --- the report CLI -------------------------------------------------------------------------------------

@@ -157,3 +157,67 @@ def test_a_patch_release_is_accepted(bundle_dir) -> None:
     manifest["library_versions"]["numpy"] = f"{major}.{minor}.999"
     path.write_text(json.dumps(manifest), encoding="utf-8")
     assert load_bundle(bundle_dir)[0].version == version
+
+
+# --- D5: a version that is not a bundle directory -------------------------------------------------------------
+
+
+def test_a_version_that_is_not_a_bundle_directory_is_a_bundle_error(bundle_dir) -> None:
+    # models/latest is the pointer file: as a version it used to raise NotADirectoryError (a 500 in the service).
+    with pytest.raises(BundleError, match=r"bundle 'latest' not found: .*latest is not a bundle directory"):
+        load_bundle(bundle_dir, LATEST)
+    with pytest.raises(BundleError, match="not a bundle directory"):
+        read_manifest(bundle_dir, LATEST)
+    (bundle_dir / "notes.txt").write_text("not a bundle", encoding="utf-8")
+    with pytest.raises(BundleError, match=r"'notes.txt' not found: .* is not a bundle directory"):
+        load_bundle(bundle_dir, "notes.txt")
+    with pytest.raises(BundleError, match="does not exist"):
+        load_bundle(bundle_dir, "19990101-000000-abcdef")
+
+
+def test_a_bundle_without_a_readable_model_file_is_a_bundle_error(bundle_dir) -> None:
+    version = latest_version(bundle_dir)
+    (bundle_dir / version / MODEL_FILE).unlink()
+    (bundle_dir / version / MODEL_FILE).mkdir()  # a directory where the pickle should be
+    with pytest.raises(BundleError, match="is missing"):
+        load_bundle(bundle_dir)
+    (bundle_dir / version / MANIFEST_FILE).write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(BundleError, match="not a JSON object"):
+        load_bundle(bundle_dir)
+
+
+# --- D6: the files verified and loaded are those of the directory asked for ------------------------------------
+
+
+def _copy(bundle_dir: Path, name: str) -> Path:
+    """A plain copy of the current bundle into models/<name>, manifest untouched (its `version` is the original)."""
+    return Path(shutil.copytree(bundle_dir / latest_version(bundle_dir), bundle_dir / name))
+
+
+def test_a_tampered_copy_is_refused(bundle_dir) -> None:
+    copy = _copy(bundle_dir, "copy-flip")
+    data = bytearray((copy / MODEL_FILE).read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / MODEL_FILE).write_bytes(bytes(data))
+    # Used to hash and load models/<manifest version>/model.joblib, the untouched original: accepted.
+    with pytest.raises(BundleError, match=r"bundle 'copy-flip': sha256 mismatch"):
+        load_bundle(bundle_dir, "copy-flip")
+    assert load_bundle(bundle_dir)[1]["version"] == latest_version(bundle_dir)  # the original still loads
+
+
+def test_a_copy_is_loaded_from_its_own_files_and_served_under_its_directory_name(bundle_dir) -> None:
+    original = latest_version(bundle_dir)
+    _copy(bundle_dir, "copy-ok")
+    (bundle_dir / original / MODEL_FILE).unlink()  # the copy must not need the original's files
+    model, manifest = load_bundle(bundle_dir, "copy-ok")
+    assert manifest["version"] == "copy-ok" and model.version == "copy-ok"
+    assert manifest["recorded_version"] == original
+    assert len(model.classify(TEXTS)) == len(TEXTS)
+    with pytest.raises(BundleError, match=f"bundle '{original}': {MODEL_FILE} is missing"):
+        load_bundle(bundle_dir, original)
+
+
+def test_a_bundle_in_its_own_directory_has_no_recorded_version(bundle_dir) -> None:
+    model, manifest = load_bundle(bundle_dir)
+    assert manifest["version"] == latest_version(bundle_dir) == model.version
+    assert "recorded_version" not in manifest

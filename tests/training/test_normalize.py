@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from sklearn.pipeline import Pipeline
@@ -17,6 +18,7 @@ from training.runtime.text.normalize import (
     TextNormalizer,
     normalize_text,
     normalize_with_offsets,
+    replace_lone_surrogates,
 )
 
 # (disguised input, expected normal form)
@@ -272,3 +274,92 @@ def test_fast_path_equals_offset_path_on_the_corpus(corpus) -> None:
     texts = corpus["text"].tolist() + [raw for raw, _ in DISGUISED] + [raw for raw, _ in INNOCENT]
     differing = [t for t in texts if normalize_text(t) != normalize_with_offsets(t)[0]]
     assert not differing, differing[:5]
+
+
+# --- D2: every pattern matches in linear time ----------------------------------------------------------------
+
+# (prefix that wakes the step up, unit repeated): the runs that made a pattern rescan the rest of the run from
+# each of its positions (URL: ".ru " + "a-"…, 430 ms for 5,000 characters; e-mail, VK markup) and their kin.
+CRAFTED = {
+    "url_hyphens": (".ru ", "a-"),
+    "url_dots": (".ru ", "a."),
+    "url_hyphen_dots": (".ru ", "a-."),
+    "url_leading_hyphens": (".ru ", "-a"),
+    "url_scheme": ("", "http://a"),
+    "url_www": ("", "www.a"),
+    "email_local_run": ("@ ", "a"),
+    "email_local_dots": ("@ ", "a."),
+    "email_local_plus": ("@ ", "a+"),
+    "mention": ("", "@a"),
+    "mask_at": ("", "a@"),
+    "mention_dots": ("", "@a."),
+    "vk_unclosed": ("", "[id1|"),
+    "vk_unclosed_brackets": ("", "[id1|["),
+    "phone": ("", "8 "),
+    "number": ("", "1."),
+    "stars": ("", "a*"),
+    "spaced_dots": ("", "а."),
+    "spaced_blanks": ("", "а а"),
+}
+CRAFTED_CHARS = 50_000  # quadratic matching took ~40 s on the first case; linear takes milliseconds
+
+
+@pytest.mark.parametrize("case", list(CRAFTED))
+def test_crafted_worst_cases_normalise_in_linear_time(case: str) -> None:
+    """A complexity guard, not a speed goal: 5 s is ~100x what linear matching needs for 50,000 characters."""
+    prefix, unit = CRAFTED[case]
+    text = (prefix + unit * CRAFTED_CHARS)[:CRAFTED_CHARS]
+    for normalise in (normalize_text, normalize_with_offsets):
+        started = time.perf_counter()
+        normalise(text)
+        elapsed = time.perf_counter() - started
+        assert elapsed < 5.0, f"{normalise.__name__} took {elapsed:.1f} s on {len(text)} crafted characters"
+
+
+# Outputs of the pattern before it was made linear: ordinary URLs, e-mails and VK markup are replaced exactly as
+# they were, hyphens and dots in front of a domain included (they stay, with their own offsets).
+URL_CASES = [
+    ("Подробнее на https://gosuslugi.ru/help?x=1, спасибо", f"подробнее на {URL_TOKEN} спасибо"),
+    ("Смотрите mos.ru/news и сайт gosuslugi.ru.", f"смотрите {URL_TOKEN} и сайт {URL_TOKEN} ."),
+    ("Форма: admin-help.kursk-obl.ru/form?id=5 — заполните", f"форма: {URL_TOKEN} — заполните"),
+    ("www.Mos.Ru/путь к странице", f"{URL_TOKEN} к странице"),
+    ("сайт администрации адм-курск.рф", f"сайт администрации {URL_TOKEN}"),
+    ("vk.com/id123 и ok.ru", f"{URL_TOKEN} и {URL_TOKEN}"),
+    ("mail.ru.com и gosuslugi.ru.html", f"{URL_TOKEN} и {URL_TOKEN} .html"),
+    ("адрес -site.ru и --.news.info", f"адрес - {URL_TOKEN} и --. {URL_TOKEN}"),
+    ("на сайте:gov.ru (раздел)", f"на сайте: {URL_TOKEN} (раздел)"),
+    ("пос.Аккумулятор, т.е. ул.Мира", "пос.аккумулятор, т.е. ул.мира"),
+    ("[id1|Иван], [club2|Группа] и [id3|a [b]", f"{MENTION_TOKEN} , {MENTION_TOKEN} и {MENTION_TOKEN}"),
+    ("пишите ivan.petrov@mail.ru или +info@adm.ru", f"пишите {EMAIL_TOKEN} или {EMAIL_TOKEN}"),
+]
+
+
+@pytest.mark.parametrize("raw,expected", URL_CASES, ids=[_id(c) for c in URL_CASES])
+def test_urls_in_ordinary_text_are_replaced_as_before(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected
+    assert normalize_with_offsets(raw)[0] == expected
+
+
+def test_hyphens_before_a_domain_keep_their_offsets() -> None:
+    out, offsets = normalize_with_offsets("адрес -site.ru и --.news.info")
+    assert out == f"адрес - {URL_TOKEN} и --. {URL_TOKEN}"
+    # As before the change: each kept character points at itself, a placeholder at the start of its URL.
+    assert offsets == [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18, 19, 20, 20, 20, 20, 20, 20]
+
+
+# --- D4: a lone UTF-16 surrogate ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", ["x\ud800", "\udfff", "бл\ud800ть, опять яма", "a\ud83d\ude00b"])
+def test_lone_surrogates_become_the_replacement_character(raw: str) -> None:
+    out = normalize_text(raw)
+    assert "\ufffd" in out and not any("\ud800" <= ch <= "\udfff" for ch in out)
+    out.encode("utf-8")  # would raise UnicodeEncodeError on a surrogate
+    offsets_out, offsets = normalize_with_offsets(raw)
+    assert offsets_out == out and len(offsets) == len(out) and all(0 <= i < len(raw) for i in offsets)
+    assert normalize_text(replace_lone_surrogates(raw)) == out
+
+
+def test_valid_text_is_untouched_by_the_surrogate_step(corpus) -> None:
+    texts = corpus["text"].tolist() + [raw for raw, _ in DISGUISED] + ["😡🙏🏻 ёлка", "\U0001f600"]
+    assert all(replace_lone_surrogates(t) is t for t in texts)

@@ -132,3 +132,32 @@ def test_bad_feedback_source_is_a_clear_error(tmp_path, capsys):
     )
     assert "the database has no 'feedback' table" in capsys.readouterr().err
     assert not db.exists() or "feedback" not in db.read_bytes().decode("latin-1")  # no empty table was created
+
+
+def test_spreadsheet_safe_export_round_trips_through_read_feedback_csv(tmp_path):
+    """GET /feedback/export prefixes formula-looking cells with '; retraining reads the original text back."""
+    from training.runtime.feedback.store import FeedbackStore
+
+    texts = {
+        "fb-formula": '=HYPERLINK("http://example.invalid/x","Подробнее")',
+        "fb-minus": "-5 градусов в квартире, когда дадут отопление?",
+        "fb-plus": "+7 900 000-00-00, трубу прорвало, когда приедут?",
+        "fb-at": "@администрация когда уберут снег во дворе?",
+        "fb-quote": "'=уже с апострофом, когда починят лифт?",
+        "fb-plain": "Когда починят лифт в доме 5?",
+        "-fb-id": "Почему не убирают снег на Садовой?",
+    }
+    topic = TAX.topic_ids[0]
+    store = FeedbackStore(f"sqlite:///{tmp_path / 'fb.db'}")
+    try:
+        for cid, text in texts.items():
+            labels = {f: 0 for f in TAX.flags} | {"topic": topic, TAX.urgent: 0}
+            store.upsert(cid, text, labels, "Иванова")
+        path = tmp_path / "export.csv"
+        path.write_text(store.export_csv(for_spreadsheet=True), encoding="utf-8")
+    finally:
+        store.close()
+    raw = path.read_text(encoding="utf-8")
+    assert "'=HYPERLINK(" in raw and "'-5 градусов" in raw  # what a spreadsheet sees is inert
+    feedback = read_feedback_csv(path)
+    assert dict(zip(feedback["id"], feedback["text"], strict=True)) == texts

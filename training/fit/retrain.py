@@ -29,7 +29,7 @@ from training.datasets.corpus import (
 )
 from training.fit.promotion import PromotionDecision
 from training.fit.train import TrainConfig
-from training.runtime.feedback.store import FeedbackDatabaseError, FeedbackStore
+from training.runtime.feedback.store import FeedbackDatabaseError, FeedbackStore, spreadsheet_original
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
 TRAIN_SPLIT, TEST_SPLIT = SPLITS
@@ -65,13 +65,16 @@ def _validated(df: pd.DataFrame, source: str, taxonomy: Taxonomy) -> pd.DataFram
 
 
 def read_feedback_csv(path: str | Path, taxonomy: Taxonomy | None = None) -> pd.DataFrame:
-    """The export of GET /feedback/export (the corpus column format)."""
+    """The export of GET /feedback/export (the corpus column format). The apostrophe that export puts before
+    cells a spreadsheet would evaluate (=HYPERLINK(…), -5 градусов…) is dropped, so the texts are the
+    moderators' own."""
     taxonomy = taxonomy or default_taxonomy()
     path = Path(path)
     try:
         df = read_csv_strings(path, "feedback file")
     except CorpusError as exc:
         raise RetrainError(str(exc)) from exc
+    df = df.map(spreadsheet_original)
     return _validated(df, str(path), taxonomy)
 
 

@@ -5,6 +5,11 @@ Part of the serving runtime core: numpy, scipy and the standard library only (no
 Days are calendar dates of the timestamp as written (its own wall clock: "2025-01-25T23:30+03:00" counts
 on 25 January), so a stream exported in local time is grouped the way the centre reads it.
 
+A stream may span at most MAX_SPAN_DAYS calendar days, first and last day included (3660, ten years and
+a few days): every table has one row per day of the span, so two comments dated 0001-01-01 and 9999-12-31
+would otherwise build 3.65 million rows per table. A longer span is an AnalyticsError naming the span and
+the limit, raised when the timestamps are parsed and again before any day table is built.
+
 Spike test (one per topic per day, on daily counts with days without comments counted as 0):
     baseline  = the topic's counts on the previous ``window_days`` (14) days of the stream;
                 a day needs at least ``min_history_days`` (7) days of history, else it is not tested;
@@ -29,9 +34,26 @@ from scipy.stats import poisson
 
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
+MAX_SPAN_DAYS = 3660  # calendar days from the first to the last comment, both included: ten years
+
 
 class AnalyticsError(ValueError):
     """The input cannot be analysed (bad timestamps, missing fields); the message names the rows."""
+
+
+def check_span(days: Iterable[date]) -> None:
+    """Refuse a stream that spans more than MAX_SPAN_DAYS calendar days (its first and last day counted),
+    before anything builds one row per day. Accepts dates or datetimes (their wall-clock date)."""
+    as_dates = [d.date() if isinstance(d, datetime) else d for d in days]
+    if not as_dates:
+        return
+    first, last = min(as_dates), max(as_dates)
+    span = (last - first).days + 1
+    if span > MAX_SPAN_DAYS:
+        raise AnalyticsError(
+            f"the timestamps span {span} days ({first.isoformat()} to {last.isoformat()}); "
+            f"the limit is {MAX_SPAN_DAYS} days (ten years): analyse the stream in shorter periods"
+        )
 
 
 @dataclass(frozen=True)
@@ -210,7 +232,8 @@ def parse_timestamp(value: Any) -> datetime:
 
 
 def parse_timestamps(values: Sequence[Any], row_label: str = "row", first_row: int = 0) -> list[datetime]:
-    """Parse all timestamps or raise AnalyticsError naming the bad rows (up to 10) and their values."""
+    """Parse all timestamps or raise AnalyticsError naming the bad rows (up to 10) and their values, or the
+    span when it is longer than MAX_SPAN_DAYS (see check_span)."""
     parsed: list[datetime] = []
     bad: list[str] = []
     for i, v in enumerate(values):
@@ -224,6 +247,7 @@ def parse_timestamps(values: Sequence[Any], row_label: str = "row", first_row: i
             f"{len(bad)} unparseable timestamp(s), expected ISO 8601 "
             f"(e.g. 2025-01-25T10:30:00+03:00): {', '.join(bad[:10])}{more}"
         )
+    check_span(parsed)
     return parsed
 
 
@@ -259,6 +283,7 @@ def _all_days(days: Iterable[date]) -> list[date]:
     days = list(days)
     if not days:
         return []
+    check_span(days)
     first, last = min(days), max(days)
     return [first + timedelta(days=k) for k in range((last - first).days + 1)]
 

@@ -128,17 +128,36 @@ def latest_version(model_dir: str | Path) -> str:
     return version
 
 
+def bundle_path(model_dir: str | Path, version: str) -> Path:
+    """models/<version>, which must be a directory: anything else (missing, a file such as models/latest, an
+    unsafe name) is a BundleError that says so."""
+    if not version or "/" in version or "\\" in version or version.startswith("."):
+        raise BundleError(f"invalid version {version!r}")
+    path = Path(model_dir) / version
+    if not path.exists():
+        raise BundleError(f"bundle {version!r} not found: {path} does not exist")
+    if not path.is_dir():
+        hint = " (the pointer to the current bundle: omit the version to load the bundle it names)"
+        raise BundleError(
+            f"bundle {version!r} not found: {path} is not a bundle directory{hint if version == LATEST else ''}"
+        )
+    return path
+
+
 def read_manifest(model_dir: str | Path, version: str | None = None) -> dict[str, Any]:
     version = version or latest_version(model_dir)
-    if "/" in version or version.startswith("."):
-        raise BundleError(f"invalid version {version!r}")
-    path = Path(model_dir) / version / MANIFEST_FILE
+    path = bundle_path(model_dir, version) / MANIFEST_FILE
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise BundleError(f"bundle {version!r} not found: {path} is missing") from exc
     except json.JSONDecodeError as exc:
         raise BundleError(f"bundle {version!r}: manifest is not valid JSON ({exc})") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"bundle {version!r}: cannot read {path} ({type(exc).__name__})") from exc
+    if not isinstance(manifest, dict):
+        raise BundleError(f"bundle {version!r}: manifest is not a JSON object")
+    return manifest
 
 
 # The pickle holds scikit-learn and numpy objects, and the compiled heads read private scikit-learn attributes:
@@ -171,7 +190,13 @@ def load_bundle(
     *,
     allow_library_mismatch: bool | None = None,
 ) -> tuple[TriageModel, dict[str, Any]]:
-    """Verify, then unpickle. Raises BundleError with the reason.
+    """Verify, then unpickle the bundle in models/<version> (default: the one models/latest names). Raises
+    BundleError with the reason.
+
+    Everything is read from the directory asked for: its manifest, and its model file, whose sha256 must be
+    the manifest's. The directory's name is the version served: the returned manifest's `version` and the
+    model's `version` are that name; when the manifest records another one (a bundle copied to a new
+    directory without editing it), the recorded one is kept as `recorded_version`.
 
     A bundle made under another scikit-learn or numpy major.minor is refused unless `allow_library_mismatch`
     (default: the ALLOW_LIBRARY_MISMATCH environment variable is 1) says otherwise.
@@ -179,12 +204,15 @@ def load_bundle(
     taxonomy = taxonomy or default_taxonomy()
     if allow_library_mismatch is None:
         allow_library_mismatch = os.environ.get(ALLOW_MISMATCH_ENV, "") == "1"
+    version = version or latest_version(model_dir)
     manifest = read_manifest(model_dir, version)
-    version = manifest.get("version", version)
-    path = Path(model_dir) / str(version) / MODEL_FILE
-    if not path.exists():
+    path = bundle_path(model_dir, version) / MODEL_FILE
+    if not path.is_file():
         raise BundleError(f"bundle {version!r}: {MODEL_FILE} is missing")
-    actual = sha256_of(path)
+    try:
+        actual = sha256_of(path)
+    except OSError as exc:
+        raise BundleError(f"bundle {version!r}: cannot read {MODEL_FILE} ({type(exc).__name__})") from exc
     if actual != manifest.get("sha256"):
         raise BundleError(f"bundle {version!r}: sha256 mismatch (manifest {manifest.get('sha256')}, file {actual})")
     mismatches = library_mismatches(manifest)
@@ -203,6 +231,9 @@ def load_bundle(
         raise BundleError(f"bundle {version!r}: cannot load {MODEL_FILE} ({type(exc).__name__}: {exc})") from exc
     if not isinstance(model, TriageModel):
         raise BundleError(f"bundle {version!r}: {MODEL_FILE} does not hold a TriageModel")
+    if manifest.get("version") != version:
+        manifest = {**manifest, "version": version, "recorded_version": manifest.get("version")}
+    model.version = version
     return model, manifest
 
 

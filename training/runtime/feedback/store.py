@@ -22,6 +22,27 @@ from training.runtime.feedback.table import Base, FeedbackHistoryRow, FeedbackRo
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
 EXPORT_SPLIT = "train"  # feedback never lands in the test split
+# A spreadsheet evaluates a cell that starts with one of these (=HYPERLINK(...), +cmd|..., -2+3, @SUM, or a
+# tab or CR before them): the export for people prefixes such cells with an apostrophe, the spreadsheets' own
+# "this is text" mark.
+SPREADSHEET_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+SPREADSHEET_PREFIX = "'"
+
+
+def spreadsheet_safe(cell: Any) -> Any:
+    """A text cell starting with a SPREADSHEET_TRIGGERS character gets SPREADSHEET_PREFIX in front. So does
+    one that already starts with the prefix, so that `spreadsheet_original` undoes exactly this and every
+    text comes back as it was."""
+    if isinstance(cell, str) and cell[:1] and cell[:1] in (*SPREADSHEET_TRIGGERS, SPREADSHEET_PREFIX):
+        return SPREADSHEET_PREFIX + cell
+    return cell
+
+
+def spreadsheet_original(cell: str) -> str:
+    """The cell as it was before `spreadsheet_safe`: one leading prefix dropped where that added it."""
+    if cell[:1] == SPREADSHEET_PREFIX and cell[1:2] and cell[1:2] in (*SPREADSHEET_TRIGGERS, SPREADSHEET_PREFIX):
+        return cell[1:]
+    return cell
 
 
 class FeedbackDatabaseError(RuntimeError):
@@ -173,12 +194,17 @@ class FeedbackStore:
                 out.append(item)
             return out
 
-    def export_csv(self) -> str:
-        """The export as CSV text (GET /feedback/export)."""
+    def export_csv(self, for_spreadsheet: bool = False) -> str:
+        """The export as CSV text. `for_spreadsheet` (GET /feedback/export, a file people open in Excel or
+        LibreOffice) makes every cell inert there: see `spreadsheet_safe`; retraining reads it back with
+        `spreadsheet_original`."""
+        rows = self.export_rows()
+        if for_spreadsheet:
+            rows = [{k: spreadsheet_safe(v) for k, v in row.items()} for row in rows]
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=record_columns(self.taxonomy), lineterminator="\n")
         writer.writeheader()
-        writer.writerows(self.export_rows())
+        writer.writerows(rows)
         return buf.getvalue()
 
 

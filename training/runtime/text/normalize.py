@@ -50,10 +50,25 @@ MASK_CHARS = "*!#%@"
 SINGLE_LETTER_WORDS = set("авиксоуя")
 
 _CYR = "а-яё"
+# Every pattern here must match in linear time: a comment is attacker-controlled text of up to MAX_TEXT_CHARS,
+# so a pattern may not rescan the rest of a run from each of its positions (tests/training/test_normalize.py
+# times crafted worst cases). The ways used below: a match may only start where a run starts (a lookbehind
+# on the character before), runs are consumed possessively (`*+`, `++`: no giving back that cannot help).
+_TLD = r"(?:ru|рф|com|net|org|cc|me|su|info)"
+_SCHEME = r"(?:https?://|www\.)\S+"
+# A bare domain (label.label.tld) starts at the first letter or digit of a chain of labels joined by single
+# dots. A match from any later label of the chain could only succeed where the first one would have, so
+# the pattern starts at the chain's start only (not after a label character, nor after "x."), reads the
+# hyphen-only labels that may come first ("-", "--.") as the group `head`, which the substitution keeps
+# as it is (see _sub), and replaces what follows: the same text as the first-letter match it stands for.
 _URL_RE = re.compile(
-    r"(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:ru|рф|com|net|org|cc|me|su|info)(?:/\S*)?", re.IGNORECASE
+    _SCHEME + r"|(?<![\w-])(?<![\w-]\.)(?P<head>(?:-++\.)*+-*+)"
+    r"(?:" + _SCHEME + r"|\w[\w-]*+(?:\.[\w-]++)*\." + _TLD + r"(?:/\S*)?)",
+    re.IGNORECASE,
 )
-_VK_MARKUP_RE = re.compile(r"\[(?:id|club|public)\d+\|[^\]]*\]", re.IGNORECASE)
+# The name ends at the first "]"; a "[id…|" inside it starts markup of its own (a name never holds one).
+_VK_REF = r"(?:id|club|public)\d+\|"
+_VK_MARKUP_RE = re.compile(r"\[" + _VK_REF + r"(?:[^\[\]]|\[(?!" + _VK_REF + r"))*+\]", re.IGNORECASE)
 _MENTION_RE = re.compile(r"(?<![\w@])@[a-z0-9_.]{2,}", re.IGNORECASE)
 _PHONE_RE = re.compile(r"(?<![\w])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?!\d)")
 _PI_RE = re.compile(r"3[.,]14(?=[" + _CYR + r"a-z*])", re.IGNORECASE)
@@ -65,7 +80,10 @@ _WORD_RE = re.compile(r"[\w@$*]+")
 _REPEAT_RE = re.compile(r"([^\W\d_])\1{2,}")
 # Real words with three equal letters in a row, left alone by the squeezing of "бляяяя".
 SQUEEZE_EXCEPTIONS = frozenset({"ссср", "змееед", "длинношеее", "зммм"})
-_EMAIL_RE = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# The local part starts where its run of [\w.+-] starts (from inside the run it would end at the same "@").
+# One difference from the unanchored pattern, met in no real text: a second address glued to the end of a first
+# one by "+" or "." ("a@b.ru+c@d.ru") is no longer an address of its own.
+_EMAIL_RE = re.compile(r"(?<![\w.+-])[\w.+-]++@[\w-]++(?:\.[\w-]++)+")
 # Digits followed by an ordinal or unit ending are numbers, not disguised letters: 4ом, 3ей, 6ой, 3шт.
 _ORDINAL_RE = re.compile(r"\d+-?(?:ый|ой|ий|ая|ое|ые|ом|ем|ей|им|ых|их|ую|ю|я|е|й|го|му|ти|ми|х|ух|шт|к|м|г)")
 _SPACE_RE = re.compile(r"\s+")
@@ -77,7 +95,13 @@ def _cyrillic_neighbour(text: str, i: int) -> bool:
     return any(0 <= j < len(text) and "\u0400" <= text[j] <= "\u04ff" for j in (i - 1, i + 1))
 
 
+def replace_lone_surrogates(text: str) -> str:
+    """The text with every lone UTF-16 surrogate replaced by U+FFFD (same length); valid text is returned as is."""
+    return _SURROGATE_RE.sub(REPLACEMENT_CHARACTER, text) if _SURROGATE_RE.search(text) else text
+
+
 def _to_pairs(text: str) -> Pairs:
+    text = replace_lone_surrogates(text)
     pairs: Pairs = []
     for i, ch in enumerate(text):
         if ch == "B" and _cyrillic_neighbour(text, i):
@@ -94,21 +118,29 @@ def _text(pairs: Pairs) -> str:
 def _sub(
     pairs: Pairs, pattern: re.Pattern[str], repl: Callable[[re.Match[str]], str], text: str | None = None
 ) -> Pairs:
-    """Regex substitution that keeps the origin index of every character."""
+    """Regex substitution that keeps the origin index of every character.
+
+    A pattern with a group named `head` reads it only to find where the replaced part starts: its `repl`
+    returns the head unchanged in front of the replacement, and here the head keeps its own characters, so
+    the result is the one of a match that started after the head.
+    """
     text = _text(pairs) if text is None else text
+    has_head = "head" in pattern.groupindex
     out: Pairs = []
     pos = 0
     for m in pattern.finditer(text):
-        out.extend(pairs[pos : m.start()])
-        origin = pairs[m.start()][1] if m.start() < len(pairs) else (pairs[-1][1] if pairs else 0)
-        new = repl(m)
-        if new == m.group(0):
-            out.extend(pairs[m.start() : m.end()])
-        elif len(new) == m.end() - m.start():
-            out.extend((c, pairs[m.start() + k][1]) for k, c in enumerate(new))
+        head = len(m.group("head") or "") if has_head else 0
+        start, end = m.start() + head, m.end()
+        out.extend(pairs[pos:start])
+        origin = pairs[start][1] if start < len(pairs) else (pairs[-1][1] if pairs else 0)
+        new = repl(m)[head:]
+        if new == text[start:end]:
+            out.extend(pairs[start:end])
+        elif len(new) == end - start:
+            out.extend((c, pairs[start + k][1]) for k, c in enumerate(new))
         else:
-            out.extend(_align(new, pairs[m.start() : m.end()], origin))
-        pos = m.end()
+            out.extend(_align(new, pairs[start:end], origin))
+        pos = end
     out.extend(pairs[pos:])
     return out
 
@@ -134,6 +166,10 @@ def _align(new: str, old: Pairs, origin: int) -> Pairs:
 
 def _placeholder(token: str) -> Callable[[re.Match[str]], str]:
     return lambda m: f" {token} "
+
+
+def _url_placeholder(m: re.Match[str]) -> str:
+    return (m.group("head") or "") + f" {URL_TOKEN} "
 
 
 def _join_spaced(m: re.Match[str]) -> str:
@@ -207,7 +243,7 @@ def _steps() -> list[tuple[Hint, re.Pattern[str], Callable[[re.Match[str]], str]
     """
     return [
         (lambda t: "@" in t, _EMAIL_RE, _placeholder(EMAIL_TOKEN)),
-        (_URL_HINT_RE.search, _URL_RE, _placeholder(URL_TOKEN)),
+        (_URL_HINT_RE.search, _URL_RE, _url_placeholder),
         (lambda t: "[" in t, _VK_MARKUP_RE, _placeholder(MENTION_TOKEN)),
         (lambda t: "@" in t, _MENTION_RE, _placeholder(MENTION_TOKEN)),
         (_has_digit, _PHONE_RE, _placeholder(PHONE_TOKEN)),
@@ -231,6 +267,10 @@ _STARS_RE = re.compile(r"\*{2,}")
 _MIXED_WORD_RE = re.compile(r"(?<![\w@$*])(?=[\w@$*]*[а-я])(?=[\w@$*]*[a-z0-9$])[\w@$*]+")
 _REPEAT_WORD_RE = re.compile(r"(?<![\w@$*])(?=[\w@$*]*?([^\W\d_])\1\1)[\w@$*]+")
 _STEPS = _steps()
+# Half of a UTF-16 pair: a Python string can hold one (JSON "\ud800" decodes to it) but no encoder accepts it,
+# so it becomes U+FFFD, the character that stands for an undecodable one, before any other step.
+_SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
+REPLACEMENT_CHARACTER = "\ufffd"
 _CAPITAL_B_RE = re.compile(r"(?<=[\u0400-\u04ff])B|B(?=[\u0400-\u04ff])")
 _BEYOND_CYRILLIC_RE = re.compile(r"[^\x00-\u02ff\u0400-\u04ff]")
 
@@ -253,8 +293,9 @@ def normalize_text(text: str) -> str:
     """NFKC, lower case, ё→е, disguises undone, URLs/mentions/phones/numbers as placeholder tokens.
 
     The fast path of `normalize_with_offsets` (same steps on plain strings, no offsets): the model's input.
+    A lone UTF-16 surrogate becomes U+FFFD first, so every later step (and the char n-gram encoder) can take it.
     """
-    text = _CAPITAL_B_RE.sub("В", text)
+    text = _CAPITAL_B_RE.sub("В", replace_lone_surrogates(text))
     if not unicodedata.is_normalized("NFKC", text):
         text = "".join(unicodedata.normalize("NFKC", ch) for ch in text)
     text = text.lower().replace("ё", "е")
