@@ -7,6 +7,7 @@ Masked words (х*й, бл**ь, ё***ый) are matched against known forms with o
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -158,10 +159,15 @@ class ProfanityLexicon:
             for m in _CANDIDATE_WORD.finditer(normalized)
             if is_profane_word(m.group(0)) and not _in_slashed_abbreviation(normalized, m.start(), m.end())
         ]
+        # Is a span already starting inside this joined word? A bisect over the sorted starts, not a scan of
+        # every span per word (that was quadratic: 0.7 s for a crafted 20,000-character comment).
+        starts = sorted(s for s, _ in spans)
         for m in _WORD_WITH_JOINS.finditer(normalized):
-            inside = any(m.start() <= s < m.end() for s, _ in spans)
+            i = bisect.bisect_left(starts, m.start())
+            inside = i < len(starts) and starts[i] < m.end()
             if not inside and _joined_word_is_profane(m.group(0)):
                 spans.append((m.start(), m.end()))
+                bisect.insort(starts, m.start())
         return sorted(spans)
 
     def find(self, text: str) -> list[ProfanitySpan]:
