@@ -15,7 +15,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 
 from service.server_options import serve
 from service.settings import get_settings
@@ -26,40 +26,33 @@ STATE_ENV = "TRIAGE_STATE_DIR"  # = service.serving_state.STATE_ENV (not importe
 
 
 @contextmanager
-def metrics_dir(workers: int) -> Iterator[str | None]:
-    """A new empty multiprocess directory in the environment while uvicorn runs (None for one worker).
+def run_dir(env: str, prefix: str, workers: int, drop: tuple[str, ...] = ()) -> Iterator[str | None]:
+    """A new empty directory in `env` while uvicorn runs (None for one worker, whose state lives in memory).
 
-    Any inherited setting is dropped first: one worker keeps its values in memory, several get this run's
-    own directory."""
-    for name in (MULTIPROC_ENV, LEGACY_MULTIPROC_ENV):
+    Any inherited setting is dropped first and never reused: a directory from an earlier run would carry its
+    counters or its pin into this one."""
+    for name in (env, *drop):
         os.environ.pop(name, None)
     if workers <= 1:
         yield None
         return
-    path = tempfile.mkdtemp(prefix="triage-metrics-")  # unique and empty, mode 0700
-    os.environ[MULTIPROC_ENV] = path
+    path = tempfile.mkdtemp(prefix=prefix)  # unique and empty, mode 0700
+    os.environ[env] = path
     try:
         yield path
     finally:
-        os.environ.pop(MULTIPROC_ENV, None)
+        os.environ.pop(env, None)
         shutil.rmtree(path, ignore_errors=True)
 
 
-@contextmanager
-def state_dir(workers: int) -> Iterator[str | None]:
-    """A new empty serving-state directory in the environment while uvicorn runs (None for one worker,
-    whose state lives in memory). An inherited setting is dropped, never reused."""
-    os.environ.pop(STATE_ENV, None)
-    if workers <= 1:
-        yield None
-        return
-    path = tempfile.mkdtemp(prefix="triage-state-")  # unique and empty, mode 0700
-    os.environ[STATE_ENV] = path
-    try:
-        yield path
-    finally:
-        os.environ.pop(STATE_ENV, None)
-        shutil.rmtree(path, ignore_errors=True)
+def metrics_dir(workers: int) -> AbstractContextManager[str | None]:
+    """The per-run PROMETHEUS_MULTIPROC_DIR (service/metrics.py sums the workers' files in it)."""
+    return run_dir(MULTIPROC_ENV, "triage-metrics-", workers, drop=(LEGACY_MULTIPROC_ENV,))
+
+
+def state_dir(workers: int) -> AbstractContextManager[str | None]:
+    """The per-run serving-state directory (the admin pin every worker follows, service/serving_state.py)."""
+    return run_dir(STATE_ENV, "triage-state-", workers)
 
 
 def main() -> None:

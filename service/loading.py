@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import time
 from typing import Any
 
 from fastapi import FastAPI
 
+from service.logging_setup import json_lines_to_stderr
 from service.model_holder import LoadedModel, ModelHolder
 from service.settings import Settings
 
@@ -28,15 +28,8 @@ log = logging.getLogger(MODEL_LOGGER)
 
 
 def configure_model_logging(level: str = "info") -> None:
-    """Give the model logger its own stderr handler writing the JSON message as is (idempotent): uvicorn
-    configures only its own loggers, so without it these lines would be dropped below WARNING."""
-    log.setLevel(level.upper())
-    if not any(getattr(h, "_triage_json", False) for h in log.handlers):
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        handler._triage_json = True  # type: ignore[attr-defined]
-        log.addHandler(handler)
-    log.propagate = True  # test log capture still sees the lines; the root logger has no handler under uvicorn
+    """The model logger's JSON lines on stderr, like the access log's."""
+    json_lines_to_stderr(log, level)
 
 
 def public_reason(message: str, settings: Settings) -> str:

@@ -24,17 +24,23 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._\-]{1,64}$")
 log = logging.getLogger(ACCESS_LOGGER)
 
 
-def configure_logging(level: str = "info") -> None:
-    """Give the access logger its own stderr handler that writes the JSON message as is (idempotent)."""
-    log.setLevel(level.upper())
-    if not any(getattr(h, "_triage_json", False) for h in log.handlers):
+def json_lines_to_stderr(logger: logging.Logger, level: str = "info") -> None:
+    """Give `logger` its own stderr handler that writes the JSON message as is (idempotent): uvicorn
+    configures only its own loggers, so without it our lines would be dropped below WARNING."""
+    logger.setLevel(level.upper())
+    if not any(getattr(h, "_triage_json", False) for h in logger.handlers):
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
         handler._triage_json = True  # type: ignore[attr-defined]
-        log.addHandler(handler)
+        logger.addHandler(handler)
     # Propagate so that test log capture and any root config still see the lines; the root logger has no
     # handler under uvicorn, so nothing is printed twice.
-    log.propagate = True
+    logger.propagate = True
+
+
+def configure_logging(level: str = "info") -> None:
+    """The access log's JSON lines on stderr."""
+    json_lines_to_stderr(log, level)
 
 
 def route_label(scope: Scope) -> str:
