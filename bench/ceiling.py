@@ -7,7 +7,7 @@ no micro-batcher. What it costs is what FastAPI + uvicorn + pydantic cost on thi
 go faster than this over HTTP.
 
 `python -m bench.ceiling` runs it under uvicorn the way `python -m service` runs ours: HOST, PORT, WORKERS and
-LOG_LEVEL from the environment, `uvicorn.run(..., factory=True, workers=WORKERS, access_log=False)`.
+LOG_LEVEL from the environment, `service.server_options.serve(...)`, the same uvicorn options and socket.
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI
 
 from service.responses import FastJSONResponse
 from service.schemas import ClassifyRequest, ClassifyResponse, ClassifyResult
+from service.server_options import serve
+from service.settings import get_settings
 from training.runtime.taxonomy import ACTIONABLE, default_taxonomy
 
 VERSION = "ceiling"
@@ -65,8 +66,11 @@ def create_app() -> FastAPI:
 
 
 def main() -> None:
-    uvicorn.run(
+    # The same server stack as ours (service/server_options.serve: our uvicorn options and the
+    # TCP_NODELAY-friendly socket), so that the ceiling differs from us only in the app.
+    serve(
         "bench.ceiling:create_app",
+        get_settings(),
         factory=True,
         host=os.environ.get("HOST", "127.0.0.1"),
         port=int(os.environ.get("PORT", "8001")),
