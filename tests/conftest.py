@@ -72,15 +72,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_service(env_overrides: dict[str, str], log_path: Path, ready_timeout: float = 120.0):
-    """`python -m service` as a real subprocess on a free loopback port; yields the base URL once /ready is 200."""
+def running_service(
+    env_overrides: dict[str, str],
+    log_path: Path,
+    ready_timeout: float = 120.0,
+    argv: list[str] | None = None,
+    ready_path: str = "/ready",
+):
+    """`python -m service` (or `python <argv>`) as a real subprocess on a free loopback port; yields the base
+    URL once `ready_path` answers 200."""
     import httpx
 
     port = free_port()
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WORKERS": "1", "API_KEYS": "", **env_overrides}
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, *(argv or ["-m", "service"])],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -89,7 +100,7 @@ def running_service(env_overrides: dict[str, str], log_path: Path, ready_timeout
             if proc.poll() is not None:
                 pytest.fail(f"server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
             try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                if httpx.get(f"{base}{ready_path}", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

@@ -10,13 +10,9 @@ without a model (the guards answer before any route needs one).
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import re
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -62,54 +58,19 @@ WITH_OPTIONS = (
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
-def uvicorn_app(tmp: Path, script: str, **env_overrides: str) -> Iterator[tuple[str, int]]:
-    """The app (no model: MODEL_DIR is empty) under a real uvicorn; yields (base URL, port) once /health is 200."""
-    port = _free_port()
+def uvicorn_app(service_process, tmp: Path, script: str, **env_overrides: str) -> Iterator[tuple[str, int]]:
+    """The app (no model: MODEL_DIR is empty) under a real uvicorn started by `script`; yields (base URL,
+    port) once /health is 200 (tests/conftest.py's running_service does the start, wait and stop)."""
     (tmp / "no-models").mkdir(exist_ok=True)
     env = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "API_KEYS": "",
         "LOG_LEVEL": "warning",
         "MODEL_DIR": str(tmp / "no-models"),
         "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}",
         **env_overrides,
     }
-    log_path = tmp / "server.log"
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited with {proc.returncode}: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"server not up in 60 s: {log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield base, port
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    with service_process(env, tmp / "server.log", ready_timeout=60, argv=["-c", script], ready_path="/health") as base:
+        yield base, int(base.rsplit(":", 1)[1])
 
 
 def urllib_post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
@@ -167,9 +128,9 @@ def read_response(sock: socket.socket, timeout: float) -> bytes:
 
 # ------------------------------------------------------------------------ D8: the 413 reaches standard clients
 @pytest.fixture(scope="module")
-def plain_server(tmp_path_factory):
+def plain_server(tmp_path_factory, service_process):
     """Uvicorn as `python -m service` runs it today (no options), API_KEYS set, default body limit."""
-    with uvicorn_app(tmp_path_factory.mktemp("plain"), PLAIN, API_KEYS=KEY) as (base, port):
+    with uvicorn_app(service_process, tmp_path_factory.mktemp("plain"), PLAIN, API_KEYS=KEY) as (base, port):
         yield base, port
 
 
@@ -265,9 +226,9 @@ D9_ENV = {
 
 
 @pytest.fixture(scope="module")
-def tuned_server(tmp_path_factory):
+def tuned_server(tmp_path_factory, service_process):
     """Uvicorn with uvicorn_options(settings) and short timeouts."""
-    with uvicorn_app(tmp_path_factory.mktemp("tuned"), WITH_OPTIONS, **D9_ENV) as (base, port):
+    with uvicorn_app(service_process, tmp_path_factory.mktemp("tuned"), WITH_OPTIONS, **D9_ENV) as (base, port):
         yield base, port
 
 
