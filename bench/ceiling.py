@@ -18,31 +18,16 @@ from typing import Any
 from fastapi import FastAPI
 
 from service.responses import FastJSONResponse
-from service.schemas import ClassifyRequest, ClassifyResponse, ClassifyResult
+from service.schemas import ClassifyRequest, ClassifyResponse, ClassifyResult, example_result
 from service.server_options import serve
 from service.settings import get_settings
-from training.runtime.taxonomy import ACTIONABLE, default_taxonomy
 
 VERSION = "ceiling"
 
 
 def fixed_result() -> dict[str, Any]:
-    """An actionable, routed, not urgent comment with no evidence; scores rounded to 4 places like ours."""
-    tax = default_taxonomy()
-    topic = tax.topic_ids[0]
-    result: dict[str, Any] = {
-        "id": None,
-        "category": ACTIONABLE,
-        "action": tax.action_for(ACTIONABLE, False),
-        "flags": {f: False for f in tax.flags},
-        "scores": {f: 0.0123 for f in tax.flags},
-        "topic": topic,
-        "topic_scores": {t: (0.8123 if t == topic else 0.0123) for t in tax.topic_ids},
-        "route": tax.route_for(topic),
-        "urgent": False,
-        "urgent_score": 0.0123,
-        "evidence": [],
-    }
+    """The OpenAPI example result (actionable, routed, not urgent, no evidence) without an id."""
+    result = {**example_result(), "id": None}
     ClassifyResult.model_validate(result)  # valid by our response model, or the ceiling does not start
     return result
 

@@ -20,7 +20,7 @@ EXAMPLE_TEXT = "В доме на Ленина 5 третий день нет г�
 EXAMPLE_PROFANE = "когда уже эту б**дскую дорогу сделают на Ленина 5"
 
 
-def _example_result() -> dict[str, Any]:
+def example_result() -> dict[str, Any]:
     tax = default_taxonomy()
     topic = tax.topic_ids[0]
     return {
@@ -92,7 +92,7 @@ class EvidenceSpan(BaseModel):
 
 
 class ClassifyResult(BaseModel):
-    model_config = ConfigDict(json_schema_extra={"examples": [_example_result()]})
+    model_config = ConfigDict(json_schema_extra={"examples": [example_result()]})
 
     id: str | None = None
     category: str = Field(description="primary category by precedence (see GET /labels)")
@@ -113,7 +113,7 @@ class ClassifyResponse(BaseModel):
             "examples": [
                 {
                     "model_version": "20250101-120000-abc123",
-                    "results": [_example_result()],
+                    "results": [example_result()],
                 }
             ]
         }
