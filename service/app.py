@@ -22,7 +22,7 @@ from service.logging_setup import AccessLogMiddleware, configure_logging
 from service.metrics import Metrics
 from service.model_holder import ModelHolder
 from service.refusal import DISCARD_MULTIPLE, refuse
-from service.routes import admin, analytics, classify, feedback, meta, ui
+from service.routes import admin, analytics, classify, feedback, inbox, meta, perspective, ui, vk
 from service.security_headers import SecurityHeadersMiddleware
 from service.serving_state import follow_serving_pointer
 from service.settings import Settings, get_settings
@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     app.state.load_error = "model is loading"
 
-    for module in (classify, meta, admin, feedback, analytics, ui):
+    for module in (classify, meta, admin, feedback, analytics, ui, vk, inbox, perspective):
         app.include_router(module.router)
 
     app.add_exception_handler(RequestValidationError, validation_handler)  # type: ignore[arg-type]

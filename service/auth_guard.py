@@ -9,6 +9,8 @@ discarded, bounded, before the answer goes out (service/refusal.py), so that cli
 
 from __future__ import annotations
 
+from urllib.parse import parse_qsl, quote, unquote_to_bytes
+
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.deps import admin_key_refusal, api_key_refusal
@@ -29,12 +31,15 @@ PUBLIC_PATHS = frozenset(
         "/redoc",
         "/openapi.json",
         "/ui/classify",
+        "/vk/callback",  # VK cannot send our key: the route checks VK_SECRET (constant-time) instead
     }
 )
 PUBLIC_READ_PATHS = frozenset({"/ui"})  # GET and HEAD only
 PUBLIC_READ_PREFIXES = ("/ui/static/",)
 READ_METHODS = frozenset({"GET", "HEAD"})
 ADMIN_PREFIX = "/admin"
+# Perspective clients send their key as `?key=` (Perspective's own convention); the header works there too.
+QUERY_KEY_PATHS = frozenset({"/v1alpha1/comments:analyze"})
 
 
 def is_public(method: str, path: str) -> bool:
@@ -45,6 +50,14 @@ def is_public(method: str, path: str) -> bool:
 
 def is_admin(path: str) -> bool:
     return path == ADMIN_PREFIX or path.startswith(ADMIN_PREFIX + "/")
+
+
+def query_key(scope: Scope) -> bytes:
+    """The raw bytes of the first `key` query parameter (percent-decoded), or b""."""
+    for name, value in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True):
+        if name == "key":
+            return unquote_to_bytes(quote(value, safe="", encoding="latin-1"))
+    return b""
 
 
 class AuthGuardMiddleware:
@@ -65,6 +78,8 @@ class AuthGuardMiddleware:
             await self.app(scope, receive, send)
             return
         given = first_header(scope, b"x-api-key") or b""
+        if not given and path in QUERY_KEY_PATHS:
+            given = query_key(scope)
         check = admin_key_refusal if is_admin(path) else api_key_refusal
         refusal = check(given, self.settings)
         if refusal is None:

@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     )
     max_header_bytes: int = Field(default=16_384, ge=1024, description="request line + headers size (400 beyond)")
 
+    # VK Callback API (service/routes/vk.py): the confirmation string, the secret, and the optional auto-hide.
+    vk_confirmation: str = Field(default="", description="string /vk/callback answers to VK's confirmation event")
+    vk_secret: str = Field(default="", description="secret key VK sends in every event; empty = events refused")
+    vk_access_token: str = Field(default="", description="community token for VK API calls (auto-hide)")
+    vk_auto_hide: bool = Field(default=False, description="delete comments whose action is moderate via VK's API")
+    vk_api_base_url: str = Field(default="https://api.vk.com/method", description="VK API base URL (tests: fake)")
+    vk_api_version: str = Field(default="5.199", description="VK API version sent as v=")
+
     @field_validator("log_level")
     @classmethod
     def _level(cls, v: str) -> str:
