@@ -39,7 +39,13 @@ def corpus():
 
 @pytest.fixture(scope="session")
 def trained_model_dir(tmp_path_factory, corpus) -> Path:
-    """A real bundle (models/<version> + models/latest) trained on data/comments.csv, without MLflow."""
+    """A real bundle (models/<version> + models/latest) trained on data/comments.csv, without MLflow.
+
+    TRIAGE_TEST_MODEL_DIR names an existing bundle directory to use instead, for iterating on a few tests
+    locally (CI never sets it); tests may write into it, so point it at a copy."""
+    existing = os.environ.get("TRIAGE_TEST_MODEL_DIR")
+    if existing:
+        return Path(existing)
     from training.fit.run import run_training
     from training.fit.train import TrainConfig
 
