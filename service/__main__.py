@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -55,7 +56,21 @@ def state_dir(workers: int) -> AbstractContextManager[str | None]:
     return run_dir(STATE_ENV, "triage-state-", workers)
 
 
+NOT_SERVED = ("pandas", "matplotlib", "mlflow")
+
+
+def keep_serving_lean() -> None:
+    """A serving process imports no pandas, matplotlib or MLflow. The import contracts keep our own code off
+    them; this keeps optional third-party probes off too (scikit-learn imports pandas whenever it is
+    installed, as in a development environment: ~50 MB a process). Importing them now fails at once, and
+    scikit-learn treats that as "not installed". Called before anything imports scikit-learn."""
+    for name in NOT_SERVED:
+        if name not in sys.modules:
+            sys.modules[name] = None  # type: ignore[assignment]
+
+
 def main() -> None:
+    keep_serving_lean()
     s = get_settings()
     with metrics_dir(s.workers), state_dir(s.workers):
         serve(
@@ -67,6 +82,7 @@ def main() -> None:
             workers=s.workers,
             log_level=s.log_level,
             access_log=False,
+            preload=True,
         )
 
 

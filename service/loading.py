@@ -19,6 +19,7 @@ from fastapi import FastAPI
 
 from service.logging_setup import json_lines_to_stderr
 from service.model_holder import LoadedModel, ModelHolder
+from service.preload import take_preloaded
 from service.settings import Settings
 
 WARMUP_TEXT = "прогрев модели: когда починят дорогу?"
@@ -37,9 +38,15 @@ def public_reason(message: str, settings: Settings) -> str:
     return message.replace(str(settings.model_dir), "MODEL_DIR")
 
 
-def prepare_model(app: FastAPI, version: str | None = None) -> LoadedModel:
-    """Verify a bundle and smoke-classify it without serving it; raises BundleError."""
+def prepare_model(app: FastAPI, version: str | None = None, trigger: str = ADMIN) -> LoadedModel:
+    """Verify a bundle and smoke-classify it without serving it; raises BundleError. A worker's first load
+    takes the model its master preloaded before forking (service/preload.py) when it is that version."""
     holder: ModelHolder = app.state.holder
+    if trigger == STARTUP:
+        preloaded = take_preloaded(holder.model_dir, version)
+        if preloaded is not None:
+            _smoke(preloaded.model)
+            return preloaded
     # The smoke classification also warms pymorphy and sklearn's lazy state before the model serves.
     return holder.prepare(version, check=lambda candidate: _smoke(candidate.model))
 
@@ -84,7 +91,7 @@ def load_model(app: FastAPI, version: str | None = None, *, trigger: str = ADMIN
     """Load (and warm up) a bundle into the holder; raises BundleError and keeps the old model on failure."""
     started = time.perf_counter()
     try:
-        loaded = prepare_model(app, version)
+        loaded = prepare_model(app, version, trigger)
     except Exception as exc:
         record_failure(app, version, exc, trigger, time.perf_counter() - started)
         raise
@@ -98,6 +105,11 @@ def _rounded(seconds: float | None) -> float | None:
 def _log(level: int, event: str, version: str | None, previous: str | None, trigger: str, **extra: Any) -> None:
     entry = {"event": event, "version": version, "previous": previous, "trigger": trigger, "pid": os.getpid()}
     log.log(level, json.dumps({**entry, **extra}, ensure_ascii=False))
+
+
+def smoke_check(loaded: LoadedModel) -> None:
+    """The check every bundle passes before it serves: one classification of a fixed text."""
+    _smoke(loaded.model)
 
 
 def _smoke(model: Any) -> None:

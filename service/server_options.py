@@ -61,15 +61,32 @@ class TcpConfig(uvicorn.Config):
         return sock
 
 
-def serve(app: str, settings: Settings, **kwargs: Any) -> None:
-    """`uvicorn.run(app, ...)` with the options above and the TCP_NODELAY-friendly socket."""
-    from uvicorn.supervisors import Multiprocess
+def serve(app: str, settings: Settings, preload: bool = False, **kwargs: Any) -> None:
+    """`uvicorn.run(app, ...)` with the options above and the TCP_NODELAY-friendly socket.
 
+    With several workers and `preload`, the master loads the model and forks them (service/supervisor.py);
+    without `preload` (the benchmark's bare ceiling app), uvicorn's own supervisor spawns them."""
     config = TcpConfig(app, **kwargs, **uvicorn_options(settings))
     server = uvicorn.Server(config=config)
     if config.workers > 1:
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        sock = config.bind_socket()
+        if preload:
+            from service.supervisor import ForkingSupervisor
+
+            sys.exit(ForkingSupervisor(config, sock, config.workers, lambda: _preload(settings)).run())
+        from uvicorn.supervisors import Multiprocess
+
+        Multiprocess(config, sockets=[sock]).run()
         return
     server.run()
     if not server.started:
         sys.exit(3)
+
+
+def _preload(settings: Settings) -> None:
+    """In the master, before forking: import the app's modules and load the model (both then shared)."""
+    import service.app  # noqa: F401  (imported here: the workers inherit it instead of importing it again)
+    from service.loading import smoke_check
+    from service.preload import preload_latest
+
+    preload_latest(settings.model_dir, check=smoke_check)
