@@ -11,12 +11,14 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, quote, unquote_to_bytes
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.deps import admin_key_refusal, api_key_refusal
 from service.errors import json_error
 from service.refusal import DISCARD_MULTIPLE, app_path, first_header, refuse
 from service.settings import Settings
+from training.runtime.perspective import google_error
 
 # Public whatever the method (a wrong method gets its 405). /ui/classify checks the key in its form itself.
 PUBLIC_PATHS = frozenset(
@@ -40,6 +42,7 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 ADMIN_PREFIX = "/admin"
 # Perspective clients send their key as `?key=` (Perspective's own convention); the header works there too.
 QUERY_KEY_PATHS = frozenset({"/v1alpha1/comments:analyze"})
+PERSPECTIVE_KEY_INVALID = "API key not valid. Please pass a valid API key."
 
 
 def is_public(method: str, path: str) -> bool:
@@ -86,11 +89,14 @@ class AuthGuardMiddleware:
             await self.app(scope, receive, send)
             return
         status, message = refusal
+        response = json_error(status, message)
+        if path in QUERY_KEY_PATHS:  # Perspective clients parse Google's error shape
+            response = JSONResponse(google_error(status, PERSPECTIVE_KEY_INVALID), status_code=status)
         await refuse(
             scope,
             receive,
             send,
-            json_error(status, message),
+            response,
             max_discard_bytes=self.max_discard_bytes,
             timeout=self.timeout,
         )

@@ -382,7 +382,9 @@ def test_key_as_query_parameter_or_header(app_factory):
     client = app_factory(api_keys="k1, k2")
     body = request_for(POLITE, "TOXICITY")
     assert analyze(client, body).status_code == 401
-    assert client.post(f"{PATH}?key=wrong", json=body).status_code == 401
+    refused = client.post(f"{PATH}?key=wrong", json=body)
+    assert refused.status_code == 401
+    assert refused.json()["error"]["status"] == "UNAUTHENTICATED"  # Google's shape, as Perspective clients parse
     assert client.post(f"{PATH}?key=", json=body).status_code == 401
     assert analyze(client, body, headers={"X-API-Key": "wrong"}).status_code == 401
     assert client.post(f"{PATH}?key=k2", json=body).status_code == 200
