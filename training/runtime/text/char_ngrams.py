@@ -15,6 +15,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from training.runtime.sparse_rows import Rows, counted_rows
+
 _BITS = 12
 _UNKNOWN = (1 << _BITS) - 1  # a character the vocabulary never saw: no n-gram holding it can match
 _SEP = 0  # between padded words and documents
@@ -73,6 +75,12 @@ class FastCharNgramTfidf(TfidfVectorizer):
         return state
 
     def _counts(self, docs: list[str]) -> sparse.csr_matrix:
+        rows = self._count_rows(docs)
+        rows.data = rows.data.astype(self.dtype)
+        return rows.to_csr()
+
+    def _count_rows(self, docs: list[str]) -> Rows:
+        """The n-gram counts of `docs` as CSR arrays with sorted indices (CountVectorizer's matrix)."""
         pieces = ["\x00".join(f" {w} " for w in d.replace("\x00", "\uffff").split()) + "\x00" for d in docs]
         lengths = np.fromiter((len(p) for p in pieces), dtype=np.int64, count=len(pieces))
         codes = np.frombuffer("".join(pieces).encode("utf-32-le"), dtype=np.uint32)
@@ -101,11 +109,7 @@ class FastCharNgramTfidf(TfidfVectorizer):
             cols.append(self.cols_[pos[hit]])
         r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
         c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-        X = sparse.csr_matrix(
-            (np.ones(len(r), dtype=self.dtype), (r, c)), shape=(len(docs), len(self.vocabulary_)), dtype=self.dtype
-        )
-        X.sum_duplicates()
-        return X
+        return counted_rows(r, c, len(docs), len(self.vocabulary_))
 
     def transform(self, raw_documents: Iterable[str]):
         if not self._fast():

@@ -46,13 +46,17 @@ class RudeWordFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Iterable[str]) -> sparse.csr_matrix:
+        return sparse.csr_matrix(self.dense_features(X))
+
+    def dense_features(self, X: Iterable[str]) -> np.ndarray:
+        """`transform` as a dense array (serving stacks the blocks itself: training/runtime/fast_pipeline.py)."""
         rows = []
         for text in X:
             rude = bool(RUDE_WORDS.search(text))
             you = rude and bool(SECOND_PERSON.search(text))
             authority = rude and bool(AUTHORITY.search(text))
             rows.append((float(rude), float(you), float(authority), float(rude and not you and not authority)))
-        return sparse.csr_matrix(np.asarray(rows, dtype=np.float64) * self.weight)
+        return np.asarray(rows, dtype=np.float64).reshape(-1, len(FEATURES)) * self.weight
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array(FEATURES, dtype=object)

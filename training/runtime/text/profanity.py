@@ -203,13 +203,17 @@ class ProfanityFeatures(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Iterable[str]) -> sparse.csr_matrix:
+        return sparse.csr_matrix(self.dense_features(X))
+
+    def dense_features(self, X: Iterable[str]) -> np.ndarray:
+        """`transform` as a dense array (serving stacks the blocks itself: training/runtime/fast_pipeline.py)."""
         rows = []
         for text in X:
             hits = self.lexicon_.find_in_normalized(text)
             n = len(hits)
             masked = sum("*" in text[s:e] for s, e in hits)
             rows.append((1.0 if n else 0.0, min(n, 5) / 5.0, 1.0 if masked else 0.0))
-        return sparse.csr_matrix(np.asarray(rows, dtype=np.float64) * self.weight)
+        return np.asarray(rows, dtype=np.float64).reshape(-1, 3) * self.weight
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         return np.array(["lex_has_mat", "lex_mat_count", "lex_masked"], dtype=object)

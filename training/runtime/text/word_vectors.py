@@ -56,10 +56,14 @@ class NavecMeanVectors(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X: Iterable[str]) -> sparse.csr_matrix:
+        return sparse.csr_matrix(self.dense_features(X))
+
+    def dense_features(self, X: Iterable[str]) -> np.ndarray:
+        """`transform` as a dense array (serving stacks the blocks itself: training/runtime/fast_pipeline.py)."""
         rows = []
         for text in X:
             vecs = [v for v in map(_word_vector, _TOKEN.findall(text)) if v is not None]
             v = np.mean(vecs, axis=0) if vecs else np.zeros(self.dim_, dtype=np.float32)
             norm = float(np.linalg.norm(v))
             rows.append(v / norm if norm else v)
-        return sparse.csr_matrix(np.asarray(rows, dtype=np.float32) * self.weight)
+        return np.asarray(rows, dtype=np.float32).reshape(-1, self.dim_) * self.weight
