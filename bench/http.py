@@ -3,7 +3,7 @@
 Both servers run at once on free loopback ports with the same number of uvicorn workers; each scenario is run
 against ours and then against the ceiling, so load from other processes on a shared machine falls on both
 alike. Start-up is timed here (process start to the first /ready 200, and to every worker's "Application
-startup complete"), peak RSS is VmHWM summed over the uvicorn master and all its descendants.
+startup complete"), memory is VmHWM and Pss summed over the uvicorn master and all its descendants.
 """
 
 from __future__ import annotations
@@ -114,23 +114,31 @@ def descendants(pid: int) -> list[int]:
 
 
 def peak_rss(pid: int) -> dict[str, Any]:
-    """VmHWM (peak resident set) summed over the uvicorn master and all its descendants, and per process."""
-    per_process: list[tuple[int, str, float]] = []
+    """Memory of the uvicorn master and all its descendants, per process and summed: VmHWM (peak resident
+    set; counts every shared page once in each process that maps it) and, read now, Pss (proportional set
+    size: a page shared by k processes counts 1/k in each, so the sum counts it once). With forked workers
+    that share the model, the Pss sum is the memory the server really holds."""
+    per_process: list[dict[str, Any]] = []
     for p in descendants(pid):
         try:
             status = Path(f"/proc/{p}/status").read_text()
+            rollup = Path(f"/proc/{p}/smaps_rollup").read_text()
             cmdline = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        m = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
-        if m:
-            kind = "master" if p == pid else ("worker" if "multiprocessing" in cmdline else "other")
+        hwm = re.search(r"^VmHWM:\s+(\d+) kB", status, re.M)
+        pss = re.search(r"^Pss:\s+(\d+) kB", rollup, re.M)
+        if hwm and pss:
+            kind = "master" if p == pid else "worker"
             if "resource_tracker" in cmdline:
                 kind = "resource_tracker"
-            per_process.append((p, kind, int(m.group(1)) / 1024))
+            per_process.append(
+                {"pid": p, "kind": kind, "mb": int(hwm.group(1)) / 1024, "pss_mb": int(pss.group(1)) / 1024}
+            )
     return {
-        "rss_mb": sum(mb for _, _, mb in per_process),
-        "processes": [{"pid": p, "kind": k, "mb": mb} for p, k, mb in per_process],
+        "rss_mb": sum(x["mb"] for x in per_process),
+        "pss_mb": sum(x["pss_mb"] for x in per_process),
+        "processes": per_process,
     }
 
 
