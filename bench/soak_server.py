@@ -98,14 +98,15 @@ def children(pid: int) -> list[int]:
 
 
 def worker_pids(master: int) -> list[int]:
-    """uvicorn's worker processes: the master's children started by multiprocessing's spawn (not its tracker)."""
+    """The worker processes: the master's children (forked by service/supervisor.py; with uvicorn's own
+    supervisor, spawned by multiprocessing), never multiprocessing's resource tracker."""
     pids = []
     for pid in children(master):
         try:
             cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if "multiprocessing" in cmd and "resource_tracker" not in cmd:
+        if "resource_tracker" not in cmd:
             pids.append(pid)
     return pids
 
