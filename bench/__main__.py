@@ -64,6 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_line(inproc), flush=True)
     print(json.dumps({k: inproc[k] for k in ("model_version", "load_s", "naive_fit_s", "cache")}), flush=True)
 
+    from bench.overhead import overhead
+
+    print("per-request CPU of the web layer, in process (ASGI, no socket) ...", flush=True)
+    inproc["overhead"] = overhead(args.model_dir, corpus.test_texts)
+    print(json.dumps({k: round(v, 1) for k, v in inproc["overhead"].items()}), flush=True)
+
     http, http_error = None, None
     if args.skip_http:
         http_error = "--skip-http"

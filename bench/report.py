@@ -185,8 +185,29 @@ def cpu_name() -> str:
     return next((ln.split(":", 1)[1].strip() for ln in lines if ln.startswith("model name")), platform.processor())
 
 
+def overhead_rows(o: dict[str, float] | None) -> list[Row]:
+    """bench/overhead.py: median CPU µs per request through the ASGI app, in process."""
+    if not o:
+        return []
+    web = o["classify_us"] - o["model_us"]
+    log_line = o["health_us"] - o["health_no_log_us"]
+    return [
+        row(
+            "Web layer, CPU per single-comment /classify in process (ASGI, model call excluded), µs",
+            f"{fmt(web)} (request {fmt(o['classify_us'])} − model {fmt(o['model_us'])})",
+            fmt(o["ceiling_classify_us"]),
+            ratio(web, o["ceiling_classify_us"]),
+        ),
+        row(
+            "Middleware, CPU per GET /health in process (key guard, body guard, headers, metrics, access log), µs",
+            f"{fmt(o['health_us'])} (of which the access-log line {fmt(log_line)})",
+            "",
+        ),
+    ]
+
+
 def report(inproc: dict[str, Any], http: dict[str, Any] | None, http_error: str | None, seconds: int) -> str:
-    rows = inproc_rows(inproc)
+    rows = inproc_rows(inproc) + overhead_rows(inproc.get("overhead"))
     if http:
         rows += http_rows(http)
     else:
