@@ -26,6 +26,7 @@ from service.routes import admin, analytics, classify, feedback, inbox, meta, pe
 from service.security_headers import SecurityHeadersMiddleware
 from service.serving_state import follow_serving_pointer
 from service.settings import Settings, get_settings
+from service.vk_worker import inbox_worker
 
 log = logging.getLogger("service.app")
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -34,8 +35,9 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Loads what the serving pointer names (a failure leaves the app up, /ready says why), then follows the
-    # pointer every POINTER_POLL_SECONDS until shutdown so that every worker serves the same version.
-    async with follow_serving_pointer(app):
+    # pointer every POINTER_POLL_SECONDS until shutdown so that every worker serves the same version; the
+    # inbox worker classifies stored VK comments that are still pending (service/vk_worker.py).
+    async with follow_serving_pointer(app), inbox_worker(app):
         yield
 
 

@@ -103,6 +103,11 @@ class Metrics:
             assert own is not None
             self._registry = own
 
+    @property
+    def registry(self) -> CollectorRegistry:
+        """The exposition registry (single process: where other modules' counters register)."""
+        return self._registry
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self._requests.labels(method_label(method), route, str(status)).inc()
         self._latency.labels(route).observe(seconds)

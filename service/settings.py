@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     vk_auto_hide: bool = Field(default=False, description="delete comments whose action is moderate via VK's API")
     vk_api_base_url: str = Field(default="https://api.vk.com/method", description="VK API base URL (tests: fake)")
     vk_api_version: str = Field(default="5.199", description="VK API version sent as v=")
+    vk_retry_attempts: int = Field(
+        default=5, ge=1, le=20, description="VK API calls per auto-hide (retried: network, 5xx, VK errors 1/6/9/10)"
+    )
+    vk_retry_backoff: float = Field(
+        default=0.5, gt=0, le=60, description="seconds before the first VK retry; doubled each time, at most 8 s"
+    )
 
     @field_validator("log_level")
     @classmethod

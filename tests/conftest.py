@@ -15,6 +15,8 @@ import pytest
 from training.datasets.corpus import read_corpus, to_typed
 from training.runtime.taxonomy import PROJECT_ROOT, default_taxonomy
 
+pytest_plugins = ["tests.db_fixtures"]  # db_url (SQLite + PostgreSQL), pg_url, pg_server
+
 FAST_FAMILIES = ("logreg",)
 # Tests that use these fixtures train the session model (~1-2 min once) or start servers: marked slow.
 SLOW_FIXTURES = {"trained_model_dir", "trained_model", "service_process"}

@@ -1,7 +1,209 @@
-"""Placeholder router (filled in by the inbox integration)."""
+"""GET /inbox: the comments VK pushed (service/routes/vk.py), with their results, newest first, paginated.
+
+Requires X-API-Key when API_KEYS is set (the rows hold comment texts: personal data). Filters are checked
+against the taxonomy (422 for an unknown category, action or topic); dates bound the comment's own date.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy.exc import SQLAlchemyError
+
+from service.deps import require_api_key
+from service.schemas import ErrorResponse
+from service.vk_schemas import KINDS, comment_url
+from service.vk_worker import get_worker, inbox_store
+from training.runtime.inbox.store import MAX_LIMIT, InboxDatabaseError, InboxFilter
+from training.runtime.inbox.table import STATUSES
+from training.runtime.taxonomy import default_taxonomy
 
 router = APIRouter(tags=["inbox"])
+TAXONOMY = default_taxonomy()
+CHOICES: dict[str, tuple[str, ...]] = {
+    "category": TAXONOMY.categories,
+    "action": TAXONOMY.actions,
+    "topic": TAXONOMY.topic_ids,
+    "kind": tuple(KINDS),
+    "status": STATUSES,
+}
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "missing or invalid X-API-Key (when API_KEYS is set)"},
+    422: {"model": ErrorResponse, "description": "unknown filter value, a bad date or page"},
+    503: {"model": ErrorResponse, "description": "the inbox database is unavailable"},
+}
+
+
+def _choice(field: str, description: str) -> Any:
+    return Field(default=None, description=description, json_schema_extra={"enum": list(CHOICES[field])})
+
+
+class InboxQuery(BaseModel):
+    """The filters of GET /inbox (all optional) and the page."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str | None = _choice("category", "основная категория")
+    action: str | None = _choice("action", "действие")
+    topic: str | None = _choice("topic", "тема")
+    urgent: bool | None = Field(default=None, description="только срочные (true) или только несрочные (false)")
+    date_from: datetime | None = Field(default=None, description="дата комментария не раньше (ISO 8601, UTC)")
+    date_to: datetime | None = Field(default=None, description="дата комментария раньше (ISO 8601, UTC)")
+    group_id: int | None = Field(default=None, description="id сообщества VK")
+    kind: str | None = _choice("kind", "где оставлен: стена, фото, видео, обсуждение, товар")
+    status: str | None = _choice("status", "pending — ждёт модели, classified, failed, empty — без текста")
+    deleted: bool | None = Field(default=None, description="только удалённые (true) или только неудалённые (false)")
+    limit: int = Field(default=50, ge=1, le=MAX_LIMIT, description="комментариев на странице")
+    offset: int = Field(default=0, ge=0, le=10_000_000, description="сколько пропустить (постранично)")
+
+    @field_validator("category", "action", "topic", "kind", "status")
+    @classmethod
+    def _known(cls, value: str | None, info: Any) -> str | None:
+        if value is not None and value not in CHOICES[info.field_name]:
+            raise ValueError(f"unknown {info.field_name} {value!r}; expected one of {list(CHOICES[info.field_name])}")
+        return value
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    @model_validator(mode="after")
+    def _range(self) -> InboxQuery:
+        if self.date_from is not None and self.date_to is not None and self.date_from > self.date_to:
+            raise ValueError("date_from must not be after date_to")
+        return self
+
+    def filters(self) -> InboxFilter:
+        return InboxFilter(**self.model_dump(exclude={"limit", "offset"}))
+
+
+class InboxHide(BaseModel):
+    status: str = Field(description="pending, hidden (удалён через API VK) или failed")
+    method: str | None = Field(description="метод API VK, например wall.deleteComment")
+    answer: dict[str, Any] | None = Field(description="ответ VK как есть (без ключа доступа)")
+    attempts: int
+    at: str | None
+
+
+class InboxItem(BaseModel):
+    id: int
+    group_id: int
+    kind: str = Field(description="wall, photo, video, board или market")
+    owner_id: int = Field(description="владелец записи, фото, видео, темы или товара")
+    object_id: int = Field(description="id записи (post_id), фото, видео, темы или товара")
+    comment_id: int
+    from_id: int | None
+    date: str = Field(description="дата комментария (UTC)")
+    text: str
+    version: int = Field(description="1 + число правок текста")
+    last_event_type: str
+    status: str
+    error: str | None
+    result: dict[str, Any] | None = Field(description="результат как у /classify; null, пока не классифицирован")
+    model_version: str | None
+    category: str | None
+    action: str | None
+    topic: str | None
+    urgent: bool | None
+    received_at: str
+    updated_at: str
+    edited_at: str | None
+    classified_at: str | None
+    deleted: bool
+    deleted_at: str | None
+    deleter_id: int | None
+    hide: InboxHide | None = Field(description="автоскрытие (VK_AUTO_HIDE=1): решение и ответ VK")
+    url: str | None = Field(default=None, description="комментарий на vk.com")
+    history: list[dict[str, Any]] | None = Field(default=None, description="прежние тексты (только GET /inbox/{id})")
+
+
+EXAMPLE_ITEM: dict[str, Any] = {
+    "id": 17,
+    "group_id": 123456,
+    "kind": "wall",
+    "owner_id": -123456,
+    "object_id": 321,
+    "comment_id": 1234,
+    "from_id": 56789,
+    "date": "2024-12-02T04:00:00+00:00",
+    "text": "[club123456|Администрация], когда отремонтируют дорогу на улице Ленина?",
+    "version": 1,
+    "last_event_type": "wall_reply_new",
+    "status": "classified",
+    "error": None,
+    "result": {"category": "actionable", "action": "answer", "topic": "roads", "urgent": False},
+    "model_version": "20250101-120000-abc123",
+    "category": "actionable",
+    "action": "answer",
+    "topic": "roads",
+    "urgent": False,
+    "received_at": "2024-12-02T04:00:01+00:00",
+    "updated_at": "2024-12-02T04:00:01+00:00",
+    "edited_at": None,
+    "classified_at": "2024-12-02T04:00:01+00:00",
+    "deleted": False,
+    "deleted_at": None,
+    "deleter_id": None,
+    "hide": None,
+    "url": "https://vk.com/wall-123456_321?reply=1234",
+}
+
+
+class InboxPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"total": 1, "limit": 50, "offset": 0, "items": [EXAMPLE_ITEM]}]}
+    )
+
+    total: int = Field(description="сколько комментариев подходит под фильтры")
+    limit: int
+    offset: int
+    items: list[InboxItem] = Field(description="новые сначала (по дате комментария)")
+
+
+def _item(record: dict[str, Any]) -> dict[str, Any]:
+    url = comment_url(record["kind"], record["owner_id"], record["object_id"], record["comment_id"])
+    return {**record, "url": url}
+
+
+def _unavailable(exc: Exception) -> HTTPException:
+    return HTTPException(status_code=503, detail=f"the inbox database is unavailable ({type(exc).__name__})")
+
+
+@router.get(
+    "/inbox",
+    response_model=InboxPage,
+    responses=ERRORS,
+    dependencies=[Depends(require_api_key)],
+    summary="Входящие комментарии VK с результатами: фильтры, новые сначала, постранично",
+)
+async def list_inbox(request: Request, query: Annotated[InboxQuery, Query()]) -> Any:
+    try:
+        store = inbox_store(request.app)
+        get_worker(request.app).ensure_running()  # rows a previous run left pending
+        total, records = await run_in_threadpool(store.list, query.filters(), query.limit, query.offset)
+    except (SQLAlchemyError, InboxDatabaseError) as exc:
+        raise _unavailable(exc) from exc
+    return {"total": total, "limit": query.limit, "offset": query.offset, "items": [_item(r) for r in records]}
+
+
+@router.get(
+    "/inbox/{inbox_id}",
+    response_model=InboxItem,
+    dependencies=[Depends(require_api_key)],
+    summary="Один входящий комментарий с историей правок",
+)
+async def get_inbox_item(request: Request, inbox_id: Annotated[int, Path(ge=1, le=2**62)]) -> Any:
+    try:
+        record = await run_in_threadpool(inbox_store(request.app).get, inbox_id)
+    except (SQLAlchemyError, InboxDatabaseError) as exc:
+        raise _unavailable(exc) from exc
+    if record is None:
+        raise HTTPException(status_code=404, detail=f"no inbox comment {inbox_id}")
+    return _item(record)

@@ -1,7 +1,9 @@
 """The moderators' page: GET /ui, POST /ui/classify (form), GET /ui/static/<file>. Server-rendered, no CDN.
 
 Comment texts are user input: the template autoescapes everything, and the profanity evidence is passed as
-(text, is_evidence) segments so only our own <mark> tags reach the page unescaped.
+(text, is_evidence) segments so only our own <mark> tags reach the page unescaped. VK mention markup
+(`[id123|Марина]`) is shown as the name it stands for. The "Входящие" view (comments VK pushed, GET /inbox)
+is drawn by static/ui.js with the same two rules (textSegments there mirrors `segments` here).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,7 @@ from service.deps import api_key_valid, get_holder, settings_dep
 from service.limits import too_long
 from service.model_holder import ModelHolder
 from service.settings import Settings
+from service.vk_schemas import KINDS
 from training.runtime.batch import classify_in_chunks, result_columns, result_row
 from training.runtime.feedback.rules import label_rules
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
@@ -51,20 +55,37 @@ def comment_id(text: str) -> str:
     return "ui-" + hashlib.sha1(text.strip().encode("utf-8")).hexdigest()[:12]
 
 
+# VK's mention markup, as training/runtime/text/normalize.py reads it: [id123|Name], [club45|Name], [public6|Name];
+# the name ends at the first "]" and never holds markup of its own.
+_VK_REF = r"(?:id|club|public)\d+\|"
+VK_MENTION_RE = re.compile(r"\[" + _VK_REF + r"((?:[^\[\]]|\[(?!" + _VK_REF + r"))*+)\]", re.IGNORECASE)
+
+
+def mention_markup(text: str) -> list[tuple[int, int]]:
+    """Spans of the text that mention markup adds around a name ("[id123|" and "]"): not shown on the page."""
+    spans: list[tuple[int, int]] = []
+    for m in VK_MENTION_RE.finditer(text):
+        if m.end(1) > m.start(1):  # "[id1|]" names nobody: left as written
+            spans += [(m.start(), m.start(1)), (m.end(1), m.end())]
+    return spans
+
+
 def segments(text: str, evidence: list[dict[str, Any]]) -> list[tuple[str, bool]]:
-    """The text cut into (piece, is_evidence) so the template can <mark> spans and escape the rest."""
+    """The text as shown, cut into (piece, is_evidence) so the template can <mark> the evidence spans (offsets
+    into the original text) and escape the rest; mention markup is left out around the name it stands for."""
+    n = len(text)
+    hidden = mention_markup(text)
+    marked = [(max(0, int(e["start"])), min(n, int(e["end"]))) for e in evidence]
+    cuts = sorted({0, n, *(p for span in hidden + marked for p in span if 0 <= p <= n)})
     out: list[tuple[str, bool]] = []
-    pos = 0
-    for span in sorted(evidence, key=lambda s: (s["start"], s["end"])):
-        start, end = max(int(span["start"]), pos), min(int(span["end"]), len(text))
-        if start >= end:
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        if a >= b or any(s <= a < e for s, e in hidden):
             continue
-        if start > pos:
-            out.append((text[pos:start], False))
-        out.append((text[start:end], True))
-        pos = end
-    if pos < len(text):
-        out.append((text[pos:], False))
+        flag = any(s <= a < e for s, e in marked)
+        if out and out[-1][1] == flag:
+            out[-1] = (out[-1][0] + text[a:b], flag)
+        else:
+            out.append((text[a:b], flag))
     return out
 
 
@@ -109,6 +130,14 @@ def _page_context(taxonomy: Taxonomy) -> dict[str, Any]:
         "categories": [(c["id"], c["name_ru"]) for c in raw["categories"]],
         "actions": [(a["id"], a["name_ru"]) for a in raw["actions"]],
         "max_rows": UI_MAX_ROWS,
+        "inbox_kinds": [(k.name, k.title_ru) for k in KINDS.values()],
+        # The Inbox view (static/ui.js) names categories, actions and topics as the server does.
+        "inbox_data": {
+            "categories": {c["id"]: c["name_ru"] for c in raw["categories"]},
+            "actions": {a["id"]: a["name_ru"] for a in raw["actions"]},
+            "topics": {t.id: t.name_ru for t in taxonomy.topics},
+            "kinds": {k.name: k.title_ru for k in KINDS.values()},
+        },
         # The page's script takes the label rules and the CSV columns from the server, never its own copy.
         "page_data": {
             "label_rules": label_rules(taxonomy).as_dict(),

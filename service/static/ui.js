@@ -1,4 +1,5 @@
-// Moderation page: filters, in-place corrections (POST /feedback) and CSV download. No external code.
+// Moderation page: filters, in-place corrections (POST /feedback), CSV download, and the Inbox view
+// (GET /inbox: the comments VK pushed). No external code; user text only ever reaches the page as text nodes.
 (function () {
   "use strict";
 
@@ -19,6 +20,8 @@
     });
   }
 
+  initViews();
+  initInbox();
   var dataNode = document.getElementById("results-data");
   if (!dataNode) return;
   var results = JSON.parse(dataNode.textContent);
@@ -179,4 +182,196 @@
     a.click();
     setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 0);
   });
+  // --- views: "Разбор" (the form and its results) and "Входящие" (#inbox) --------------------------
+  function initViews() {
+    function show() {
+      var view = location.hash === "#inbox" ? "inbox" : "classify";
+      document.querySelectorAll(".view").forEach(function (el) { el.hidden = el.id !== "view-" + view; });
+      document.querySelectorAll(".tab").forEach(function (tab) {
+        if (tab.dataset.view === view) tab.setAttribute("aria-current", "page");
+        else tab.removeAttribute("aria-current");
+      });
+      if (view === "inbox") document.dispatchEvent(new Event("inbox:shown"));
+    }
+    window.addEventListener("hashchange", show);
+    show();
+  }
+
+  // --- a comment's text as shown: VK mentions as names, evidence spans marked ---------------------
+  // The same rule as service/routes/ui.py `segments`: "[id123|Марина]" shows as "Марина".
+  function textSegments(text, evidence) {
+    var mention = /\[(?:id|club|public)\d+\|((?:[^\[\]]|\[(?!(?:id|club|public)\d+\|))*)\]/gi;
+    var hidden = [], marked = [], cuts = [0, text.length], m;
+    while ((m = mention.exec(text)) !== null) {
+      if (!m[1]) continue;  // "[id1|]" names nobody: left as written
+      var nameStart = m.index + m[0].indexOf("|") + 1, nameEnd = nameStart + m[1].length;
+      hidden.push([m.index, nameStart], [nameEnd, m.index + m[0].length]);
+    }
+    (evidence || []).forEach(function (e) {
+      marked.push([Math.max(0, e.start), Math.min(text.length, e.end)]);
+    });
+    hidden.concat(marked).forEach(function (span) { cuts.push(span[0], span[1]); });
+    cuts = cuts.filter(function (p) { return p >= 0 && p <= text.length; })
+      .sort(function (a, b) { return a - b; });
+    function covers(spans, p) { return spans.some(function (s) { return s[0] <= p && p < s[1]; }); }
+    var out = [];
+    for (var i = 0; i + 1 < cuts.length; i++) {
+      var a = cuts[i], b = cuts[i + 1];
+      if (a >= b || covers(hidden, a)) continue;
+      var flag = covers(marked, a), last = out[out.length - 1];
+      if (last && last.mark === flag) last.text += text.slice(a, b);
+      else out.push({text: text.slice(a, b), mark: flag});
+    }
+    return out;
+  }
+
+  function renderText(node, text, evidence) {
+    textSegments(text, evidence).forEach(function (seg) {
+      if (seg.mark) {
+        var mark = document.createElement("mark");
+        mark.textContent = seg.text;
+        node.appendChild(mark);
+      } else {
+        node.appendChild(document.createTextNode(seg.text));
+      }
+    });
+  }
+
+  function cell(tr, cls, text) {
+    var td = document.createElement("td");
+    td.className = cls;
+    if (text !== undefined) td.textContent = text;
+    tr.appendChild(td);
+    return td;
+  }
+
+  function chip(parent, cls, text) {
+    var span = document.createElement("span");
+    span.className = "chip " + cls;
+    span.textContent = text;
+    parent.appendChild(span);
+  }
+
+  // --- the Inbox view ---------------------------------------------------------------------------------
+  function initInbox() {
+    var form = document.getElementById("inbox-form");
+    if (!form) return;
+    var names = JSON.parse(document.getElementById("inbox-data").textContent);
+    var body = document.querySelector("#inbox tbody");
+    var errorBox = document.getElementById("inbox-error");
+    var count = document.getElementById("inbox-count");
+    var prev = document.getElementById("inbox-prev"), next = document.getElementById("inbox-next");
+    var inboxKey = document.getElementById("inbox-key");
+    var offset = 0, loadedOnce = false;
+    var HIDE = {pending: "скрываю в VK…", hidden: "скрыт в VK", failed: "не удалось скрыть в VK"};
+    var STATUS = {pending: "ждёт классификации", failed: "ошибка классификации", empty: "без текста"};
+
+    if (keyInput) {
+      inboxKey.value = keyInput.value;
+      inboxKey.addEventListener("change", function () { keyInput.value = inboxKey.value; });
+      keyInput.addEventListener("change", function () { inboxKey.value = keyInput.value; });
+    }
+
+    function query() {
+      var params = new URLSearchParams();
+      ["category", "action", "topic", "urgent", "kind", "group_id", "limit"].forEach(function (name) {
+        var value = form.elements[name].value.trim();
+        if (value) params.set(name, value);
+      });
+      if (form.elements.date_from.value) params.set("date_from", form.elements.date_from.value + "T00:00:00Z");
+      if (form.elements.date_to.value) {  // "по" includes the day: the API's bound is exclusive
+        var end = new Date(form.elements.date_to.value + "T00:00:00Z");
+        end.setUTCDate(end.getUTCDate() + 1);
+        params.set("date_to", end.toISOString());
+      }
+      params.set("offset", String(offset));
+      return params;
+    }
+
+    // One row of the inbox: every cell of a result is drawn here (and the text by renderText).
+    function renderInboxRow(item) {
+      var tr = document.createElement("tr");
+      tr.className = "inbox-row" + (item.urgent ? " is-urgent" : "") + (item.deleted ? " is-deleted" : "");
+      tr.dataset.id = item.id;
+      tr.dataset.status = item.status;
+      if (item.category) tr.dataset.category = item.category;
+      cell(tr, "date", new Date(item.date).toLocaleString("ru-RU"));
+      var text = cell(tr, "text");
+      var shown = document.createElement("div");
+      shown.className = "comment";
+      renderText(shown, item.text, item.result && item.result.evidence);
+      text.appendChild(shown);
+      var meta = document.createElement("div");
+      meta.className = "cid";
+      meta.textContent = (names.kinds[item.kind] || item.kind) + " · сообщество " + item.group_id +
+        " · комментарий " + item.comment_id +
+        (item.version > 1 ? " · изменён" : "") + (item.deleted ? " · удалён" : "") + " ";
+      if (item.url) {
+        var link = document.createElement("a");
+        link.href = item.url;
+        link.textContent = "открыть в VK";
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        meta.appendChild(link);
+      }
+      text.appendChild(meta);
+      var cat = cell(tr, "category");
+      if (item.category) chip(cat, "cat-" + item.category, names.categories[item.category] || item.category);
+      else cat.textContent = "—";
+      cell(tr, "action" + (item.action ? " act-" + item.action : ""),
+           item.action ? names.actions[item.action] || item.action : "—");
+      cell(tr, "topic", item.topic ? names.topics[item.topic] || item.topic : "—");
+      var urgent = cell(tr, "urgent");
+      if (item.urgent) chip(urgent, "urgent-chip", "срочно");
+      else urgent.textContent = item.urgent === false ? "нет" : "—";
+      var state = cell(tr, "state", STATUS[item.status] || "");
+      if (item.hide) {
+        var hide = document.createElement("div");
+        hide.className = "hide-" + item.hide.status;
+        hide.textContent = HIDE[item.hide.status] || item.hide.status;
+        state.appendChild(hide);
+      }
+      if (item.model_version) {
+        var version = document.createElement("div");
+        version.className = "cid";
+        version.textContent = "модель " + item.model_version;
+        state.appendChild(version);
+      }
+      return tr;
+    }
+
+    function load() {
+      var headers = {};
+      if (inboxKey.value.trim()) headers["X-API-Key"] = inboxKey.value.trim();
+      errorBox.hidden = true;
+      fetch("/inbox?" + query().toString(), {headers: headers})
+        .then(function (resp) {
+          return resp.json().catch(function () { return null; }).then(function (page) {
+            if (!resp.ok) throw new Error(errorText(page, resp.status));
+            return page;
+          });
+        })
+        .then(function (page) {
+          body.replaceChildren.apply(body, page.items.map(renderInboxRow));
+          var first = page.total ? page.offset + 1 : 0, last = page.offset + page.items.length;
+          count.textContent = page.total ? "Показано " + first + "–" + last + " из " + page.total
+                                         : "Нет комментариев по этим фильтрам";
+          prev.disabled = page.offset === 0;
+          next.disabled = last >= page.total;
+          loadedOnce = true;
+        })
+        .catch(function (err) {
+          errorBox.textContent = "Не удалось загрузить входящие: " + err.message;
+          errorBox.hidden = false;
+        });
+    }
+
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); offset = 0; load(); });
+    prev.addEventListener("click", function () {
+      offset = Math.max(0, offset - Number(form.elements.limit.value)); load();
+    });
+    next.addEventListener("click", function () { offset += Number(form.elements.limit.value); load(); });
+    document.addEventListener("inbox:shown", function () { if (!loadedOnce) load(); });
+    if (location.hash === "#inbox") load();
+  }
 })();

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from pathlib import Path
 
 import httpx
@@ -16,6 +17,7 @@ from service.settings import Settings
 from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
+VK_SECRET = "ui-test-secret"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 COMMENTS = [
@@ -30,7 +32,12 @@ COMMENTS = [
 def server(trained_model_dir, tmp_path_factory, service_process):
     """`python -m service` on a free port; yields its base URL once /ready answers 200."""
     tmp = tmp_path_factory.mktemp("e2e")
-    env = {"MODEL_DIR": str(trained_model_dir), "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}", "LOG_LEVEL": "warning"}
+    env = {
+        "MODEL_DIR": str(trained_model_dir),
+        "DATABASE_URL": f"sqlite:///{tmp / 'fb.db'}",
+        "LOG_LEVEL": "warning",
+        "VK_SECRET": VK_SECRET,  # the Inbox view's comments come through /vk/callback
+    }
     with service_process(env, tmp / "server.log", ready_timeout=180) as base:
         yield base
 
@@ -124,7 +131,8 @@ def test_moderation_page_end_to_end(server, browser, tmp_path):
     text = Path(dl.value.path()).read_text(encoding="utf-8-sig")
     downloaded = list(csv.DictReader(io.StringIO(text)))
     assert [r["text"] for r in downloaded] == COMMENTS
-    assert downloaded[0]["category"] == TAX.lexicon_flag and downloaded[0]["evidence"] == "х*йня"
+    assert downloaded[0]["category"] == TAX.lexicon_flag
+    assert downloaded[0]["evidence"].split("|")[0] == f"{TAX.lexicon_flag}:х*йня"  # мат spans come first
     assert downloaded[2]["corrected_topic"] == "landscaping" and downloaded[2]["corrected_by"] == "Иванова"
 
     assert dialogs == [] and external == []
@@ -171,3 +179,91 @@ def test_ui_form_errors_upload_and_static(keyed):
     assert keyed.get("/ui/static/ui.js").headers["content-type"].startswith("text/javascript")
     assert keyed.get("/ui/static/..%2Fapp.py").status_code == 404
     assert keyed.get("/ui/static/nothing.css").status_code == 404
+
+
+# --------------------------------------------------------------------------------------- the Inbox view
+INBOX_TEXTS = [
+    "[id123|Марина], вы дура совсем? Читать научитесь",  # mention + insult
+    "[club45|Администрация], когда отремонтируют дорогу на улице Ленина?",  # mention + question
+    "<img src=x onerror=alert(1)> когда уберут снег во дворе на Мира 3?",  # markup must stay text
+    *(f"Когда починят фонарь у дома {n} на улице Садовой?" for n in range(1, 10)),
+]
+
+
+def _post_inbox_events(server: str) -> None:
+    from tests.service.fake_vk import DATE, comment_object, vk_event
+
+    for i, text in enumerate(INBOX_TEXTS):  # comment i was written i minutes after DATE: the last is the newest
+        body = vk_event("wall_reply_new", comment_object("wall", 9000 + i, text, date=DATE + 60 * i), VK_SECRET)
+        r = httpx.post(f"{server}/vk/callback", json=body, timeout=10)
+        assert r.status_code == 200 and r.text == "ok"
+    deadline = time.monotonic() + 60
+    while True:
+        page = httpx.get(f"{server}/inbox?limit=100", timeout=10).json()
+        if page["total"] == len(INBOX_TEXTS) and all(i["status"] == "classified" for i in page["items"]):
+            return
+        assert time.monotonic() < deadline, page
+        time.sleep(0.2)
+
+
+def test_inbox_view(server, browser):
+    from playwright.sync_api import expect
+
+    _post_inbox_events(server)
+    context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="ru-RU")
+    page = context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))  # a script error
+
+    page.goto(f"{server}/ui#inbox")
+    page.wait_for_load_state("load")
+    assert errors == []
+    assert page.locator("#view-classify").is_hidden() and page.locator("#view-inbox").is_visible()
+    page.wait_for_selector("tr.inbox-row")
+    assert page.locator("#inbox-error").is_hidden()
+    rows = page.locator("tr.inbox-row")
+    assert rows.count() == len(INBOX_TEXTS)  # 12 on a page of 20
+    assert page.locator("#inbox-count").inner_text() == f"Показано 1–{len(INBOX_TEXTS)} из {len(INBOX_TEXTS)}"
+    texts = [rows.nth(i).locator(".comment").inner_text() for i in range(rows.count())]
+    # Newest first; mentions read as the names, never as markup; markup in a text stays text.
+    assert texts[-1] == "Марина, вы дура совсем? Читать научитесь"
+    assert texts[-2] == "Администрация, когда отремонтируют дорогу на улице Ленина?"
+    assert texts[-3] == INBOX_TEXTS[2] and page.locator("#inbox img").count() == 0
+    assert "[id" not in page.locator("#inbox").inner_text() and "[club" not in page.locator("#inbox").inner_text()
+    insult = rows.nth(len(INBOX_TEXTS) - 1)
+    assert insult.get_attribute("data-category") == "insult_commenter"
+    assert insult.locator("td.category").inner_text() == "Оскорбление комментатора"
+    assert rows.nth(len(INBOX_TEXTS) - 2).locator("td.topic").inner_text() == "Дороги"
+    assert insult.locator("a").get_attribute("href") == "https://vk.com/wall-123456_321?reply=9000"
+
+    # Filters go to the server: only the insult is left.
+    page.select_option("#inbox-form select[name=category]", "insult_commenter")
+    page.click("#inbox-load")
+    expect(rows).to_have_count(1)
+    assert rows.first.locator(".comment").inner_text().startswith("Марина")
+    page.select_option("#inbox-form select[name=category]", "")
+
+    # Pages of 10: 10 rows, then the 2 oldest, then back.
+    page.select_option("#inbox-form select[name=limit]", "10")
+    page.click("#inbox-load")
+    expect(rows).to_have_count(10)
+    assert page.locator("#inbox-count").inner_text() == f"Показано 1–10 из {len(INBOX_TEXTS)}"
+    assert page.locator("#inbox-prev").is_disabled()
+    page.click("#inbox-next")
+    expect(rows).to_have_count(2)
+    assert page.locator("#inbox-next").is_disabled()
+    assert rows.last.locator(".comment").inner_text().startswith("Марина")
+    page.click("#inbox-prev")
+    expect(rows).to_have_count(10)
+
+    # The other view: the classify form, whose results show mentions as names too (server-rendered).
+    page.click("#tab-classify")
+    assert page.locator("#view-classify").is_visible() and page.locator("#view-inbox").is_hidden()
+    page.fill("#comments", INBOX_TEXTS[0])
+    page.click("#submit")
+    page.wait_for_selector("table#results")
+    assert page.locator("tr.result-row td.text").first.inner_text().startswith("Марина, вы дура")
+    assert dialogs == [] and errors == []
+    context.close()

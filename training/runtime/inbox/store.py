@@ -1,0 +1,435 @@
+"""The inbox store: the one place that reads and writes the inbox tables (table.py).
+
+Recording is idempotent twice over, so that VK's retries and out-of-order deliveries never duplicate a row:
+- on the event id: the first delivery inserts it into ``inbox_events``, a retry finds it there and changes
+  nothing;
+- on the comment key (group_id, kind, owner_id, object_id, comment_id): a unique constraint; a new-comment
+  event for a comment already stored (an edit that came first, a re-sent event) leaves it as it is.
+Both inserts are "insert, or do nothing on conflict" (SQLite and PostgreSQL: ON CONFLICT DO NOTHING; other
+backends: a savepoint around the insert), followed by a locking re-read of the row, all in one transaction:
+concurrent deliveries of one event, from threads or processes, serialise on the unique keys and only the first
+one inserts. An edit keeps the replaced text and result in ``inbox_history`` and makes the row pending again; a
+result is saved only for the text version it was computed on.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from training.runtime.feedback.table import iso_utc, make_engine
+from training.runtime.inbox.table import (
+    CLASSIFIED,
+    COMMENT_KEY,
+    EMPTY,
+    FAILED,
+    HIDE_PENDING,
+    PENDING,
+    InboxBase,
+    InboxEventRow,
+    InboxHistoryRow,
+    InboxRow,
+)
+
+# What recording an event did to the inbox.
+NEW, EDITED, RESTORED, UNCHANGED, DUPLICATE, DELETED, UNKNOWN_COMMENT = (
+    "new",
+    "edited",
+    "restored",
+    "unchanged",
+    "duplicate",
+    "deleted",
+    "unknown_comment",
+)
+# How an incoming comment relates to what is stored: a new comment never overwrites a stored text (it may be
+# a late copy of a comment already edited); an edit or a restore replaces it.
+MODE_NEW, MODE_EDIT, MODE_RESTORE = "new", "edit", "restore"
+MAX_LIMIT = 200
+
+
+class InboxDatabaseError(RuntimeError):
+    """The inbox database cannot be opened."""
+
+
+@dataclass(frozen=True)
+class CommentRef:
+    """A comment's identity at its source: community, kind of object, object owner and id, comment id."""
+
+    group_id: int
+    kind: str
+    owner_id: int
+    object_id: int
+    comment_id: int
+
+
+@dataclass(frozen=True)
+class IncomingComment:
+    ref: CommentRef
+    from_id: int | None
+    date: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class Recorded:
+    outcome: str
+    inbox_id: int | None
+    pending: bool  # the row waits for a classification (tell the worker)
+
+
+@dataclass(frozen=True)
+class PendingComment:
+    id: int
+    version: int
+    text: str
+
+
+@dataclass(frozen=True)
+class InboxFilter:
+    """GET /inbox's filters; None means "any". Dates bound the comment's own date: from ≤ date < to."""
+
+    category: str | None = None
+    action: str | None = None
+    topic: str | None = None
+    urgent: bool | None = None
+    date_from: datetime | None = None
+    date_to: datetime | None = None
+    group_id: int | None = None
+    kind: str | None = None
+    status: str | None = None
+    deleted: bool | None = None
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def _iso(ts: datetime | None) -> str | None:
+    return None if ts is None else iso_utc(ts)
+
+
+def _insert_ignore(s: Session, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> bool:
+    """Insert `values` unless a row with the same `keys` exists (or is being inserted by a concurrent
+    transaction, which this waits for); True when this call inserted it."""
+    dialect = s.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        make = sqlite_insert if dialect == "sqlite" else pg_insert
+        # RETURNING tells whether a row was inserted (rowcount is not reliable here across drivers).
+        stmt = make(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+        return s.execute(stmt.returning(table.c[keys[0]])).first() is not None
+    try:
+        with s.begin_nested():
+            s.execute(insert(table).values(**values))
+        return True
+    except IntegrityError:
+        return False
+
+
+class InboxStore:
+    """Record VK's comment events, keep their classification and auto-hide outcome, list them for /inbox."""
+
+    def __init__(self, url: str, *, create: bool = True):
+        try:
+            self.engine = make_engine(url)
+            if create:
+                InboxBase.metadata.create_all(self.engine)
+        except (SQLAlchemyError, ValueError, OSError) as exc:  # OSError: a SQLite directory that cannot be made
+            raise InboxDatabaseError(
+                f"cannot open the inbox database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
+            ) from exc
+        self._session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---------------------------------------------------------------------------------------- recording
+    @staticmethod
+    def _where(ref: CommentRef) -> list[Any]:
+        return [getattr(InboxRow, k) == getattr(ref, k) for k in COMMENT_KEY]
+
+    @staticmethod
+    def _locked(s: Session, ref: CommentRef) -> InboxRow | None:
+        return s.execute(select(InboxRow).where(*InboxStore._where(ref)).with_for_update()).scalar_one_or_none()
+
+    @staticmethod
+    def _claim_event(s: Session, group_id: int, event_id: str | None, event_type: str, now: datetime) -> bool:
+        """True for the first delivery of `event_id` (always True without an id: old API versions)."""
+        if event_id is None:
+            return True
+        values = {"group_id": group_id, "event_id": event_id, "type": event_type, "received_at": now}
+        return _insert_ignore(s, InboxEventRow.__table__, values, ("group_id", "event_id"))  # type: ignore[arg-type]
+
+    @staticmethod
+    def _seen(s: Session, group_id: int, event_id: str) -> Recorded:
+        row = s.get(InboxEventRow, (group_id, event_id))
+        return Recorded(DUPLICATE, row.inbox_id if row is not None else None, False)
+
+    @staticmethod
+    def _link_event(s: Session, group_id: int, event_id: str | None, inbox_id: int) -> None:
+        if event_id is not None:
+            s.execute(
+                update(InboxEventRow)
+                .where(InboxEventRow.group_id == group_id, InboxEventRow.event_id == event_id)
+                .values(inbox_id=inbox_id)
+            )
+
+    def record_comment(
+        self, comment: IncomingComment, event_type: str, event_id: str | None = None, mode: str = MODE_NEW
+    ) -> Recorded:
+        """Store a new, edited or restored comment (see the module docstring for retries and races)."""
+        ref, now = comment.ref, datetime.now(UTC)
+        status = PENDING if comment.text.strip() else EMPTY
+        with self._session.begin() as s:
+            if not self._claim_event(s, ref.group_id, event_id, event_type, now):
+                return self._seen(s, ref.group_id, event_id or "")
+            values = {
+                **{k: getattr(ref, k) for k in COMMENT_KEY},
+                "from_id": comment.from_id,
+                "date": _utc(comment.date),
+                "text": comment.text,
+                "version": 1,
+                "last_event_type": event_type,
+                "status": status,
+                "received_at": now,
+                "updated_at": now,
+                "deleted": False,
+                "hide_attempts": 0,
+            }
+            inserted = _insert_ignore(s, InboxRow.__table__, values, COMMENT_KEY)  # type: ignore[arg-type]
+            row = self._locked(s, ref)
+            assert row is not None  # inserted now or before, and rows are never removed
+            outcome = NEW if inserted else UNCHANGED
+            if not inserted and mode != MODE_NEW and row.text != comment.text:
+                s.add(
+                    InboxHistoryRow(
+                        inbox_id=row.id,
+                        changed_at=now,
+                        event_type=event_type,
+                        version=row.version,
+                        old_text=row.text,
+                        old_result=row.result,
+                        old_model_version=row.model_version,
+                    )
+                )
+                row.text, row.version, row.status, row.edited_at = comment.text, row.version + 1, status, now
+                row.result = row.model_version = row.category = row.action = row.topic = row.error = None
+                row.urgent = row.classified_at = None
+                outcome = EDITED
+            if not inserted and mode == MODE_RESTORE and row.deleted:
+                row.deleted, row.deleted_at, row.deleter_id = False, None, None
+                outcome = RESTORED if outcome == UNCHANGED else outcome
+            if not inserted:
+                row.last_event_type, row.updated_at = event_type, now
+            self._link_event(s, ref.group_id, event_id, row.id)
+            return Recorded(outcome, row.id, row.status == PENDING)
+
+    def record_delete(
+        self, ref: CommentRef, event_type: str, event_id: str | None = None, deleter_id: int | None = None
+    ) -> Recorded:
+        """Mark a stored comment deleted (its text and result stay); an unknown comment is only noted."""
+        now = datetime.now(UTC)
+        with self._session.begin() as s:
+            if not self._claim_event(s, ref.group_id, event_id, event_type, now):
+                return self._seen(s, ref.group_id, event_id or "")
+            row = self._locked(s, ref)
+            if row is None:
+                return Recorded(UNKNOWN_COMMENT, None, False)
+            outcome = UNCHANGED
+            if not row.deleted:
+                row.deleted, row.deleted_at, row.deleter_id = True, now, deleter_id
+                outcome = DELETED
+            row.last_event_type, row.updated_at = event_type, now
+            self._link_event(s, ref.group_id, event_id, row.id)
+            return Recorded(outcome, row.id, False)
+
+    # ---------------------------------------------------------------------------------------- classification
+    def pending(self, limit: int = 64) -> list[PendingComment]:
+        """Rows waiting for a result, oldest first (also those left by a restart or a model not yet loaded)."""
+        with self._session() as s:
+            rows = s.execute(
+                select(InboxRow.id, InboxRow.version, InboxRow.text)
+                .where(InboxRow.status == PENDING)
+                .order_by(InboxRow.id)
+                .limit(limit)
+            ).all()
+            return [PendingComment(r.id, r.version, r.text) for r in rows]
+
+    def _finish(self, inbox_id: int, version: int, **values: Any) -> bool:
+        now = datetime.now(UTC)
+        with self._session.begin() as s:
+            done = s.execute(
+                update(InboxRow)
+                .where(InboxRow.id == inbox_id, InboxRow.version == version, InboxRow.status == PENDING)
+                .values(updated_at=now, classified_at=now, **values)
+            )
+            return bool(done.rowcount)  # type: ignore[attr-defined]
+
+    def save_result(self, inbox_id: int, version: int, result: dict[str, Any], model_version: str) -> bool:
+        """Store the result computed on text `version`; False (nothing written) when the text changed since."""
+        return self._finish(
+            inbox_id,
+            version,
+            status=CLASSIFIED,
+            error=None,
+            result=result,
+            model_version=model_version,
+            category=result.get("category"),
+            action=result.get("action"),
+            topic=result.get("topic"),
+            urgent=bool(result.get("urgent")),
+        )
+
+    def save_failure(self, inbox_id: int, version: int, error: str) -> bool:
+        """The model could not classify this text (kept as failed until the next edit)."""
+        return self._finish(inbox_id, version, status=FAILED, error=error[:300])
+
+    # ---------------------------------------------------------------------------------------- auto-hide
+    def claim_hide(self, inbox_id: int, version: int) -> CommentRef | None:
+        """Take the auto-hide of this row (once ever, across workers); None when another one has it, the
+        comment was deleted or its text changed."""
+        now = datetime.now(UTC)
+        with self._session.begin() as s:
+            done = s.execute(
+                update(InboxRow)
+                .where(
+                    InboxRow.id == inbox_id,
+                    InboxRow.version == version,
+                    InboxRow.hide_status.is_(None),
+                    InboxRow.deleted.is_(False),
+                )
+                .values(hide_status=HIDE_PENDING, hide_at=now, updated_at=now)
+            )
+            if not done.rowcount:  # type: ignore[attr-defined]
+                return None
+            row = s.get(InboxRow, inbox_id)
+            assert row is not None
+            return CommentRef(*(getattr(row, k) for k in COMMENT_KEY))
+
+    def save_hide(self, inbox_id: int, status: str, method: str, answer: dict[str, Any], attempts: int) -> None:
+        """The auto-hide decision's outcome and VK's (last) answer."""
+        now = datetime.now(UTC)
+        with self._session.begin() as s:
+            s.execute(
+                update(InboxRow)
+                .where(InboxRow.id == inbox_id)
+                .values(
+                    hide_status=status,
+                    hide_method=method,
+                    hide_answer=answer,
+                    hide_attempts=attempts,
+                    hide_at=now,
+                    updated_at=now,
+                )
+            )
+
+    # ---------------------------------------------------------------------------------------- reading
+    @staticmethod
+    def _filtered(query: Select[Any], f: InboxFilter) -> Select[Any]:
+        for column in ("category", "action", "topic", "urgent", "group_id", "kind", "status", "deleted"):
+            value = getattr(f, column)
+            if value is not None:
+                query = query.where(getattr(InboxRow, column) == value)
+        if f.date_from is not None:
+            query = query.where(InboxRow.date >= _utc(f.date_from))
+        if f.date_to is not None:
+            query = query.where(InboxRow.date < _utc(f.date_to))
+        return query
+
+    def list(self, f: InboxFilter | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
+        """(total matching, one page of records), newest comment first."""
+        f = f or InboxFilter()
+        limit = max(1, min(limit, MAX_LIMIT))
+        with self._session() as s:
+            total = s.execute(self._filtered(select(func.count()).select_from(InboxRow), f)).scalar_one()
+            rows = s.execute(
+                self._filtered(select(InboxRow), f)
+                .order_by(InboxRow.date.desc(), InboxRow.id.desc())
+                .limit(limit)
+                .offset(max(0, offset))
+            ).scalars()
+            return int(total), [self._record(r) for r in rows]
+
+    def get(self, inbox_id: int) -> dict[str, Any] | None:
+        """One record with its edit history (oldest first)."""
+        with self._session() as s:
+            row = s.get(InboxRow, inbox_id)
+            if row is None:
+                return None
+            history = s.execute(
+                select(InboxHistoryRow).where(InboxHistoryRow.inbox_id == inbox_id).order_by(InboxHistoryRow.id)
+            ).scalars()
+            record = self._record(row)
+            record["history"] = [
+                {
+                    "changed_at": _iso(h.changed_at),
+                    "event_type": h.event_type,
+                    "version": h.version,
+                    "old_text": h.old_text,
+                    "old_result": h.old_result,
+                    "old_model_version": h.old_model_version,
+                }
+                for h in history
+            ]
+            return record
+
+    def count_events(self) -> int:
+        with self._session() as s:
+            return int(s.execute(select(func.count()).select_from(InboxEventRow)).scalar_one())
+
+    @staticmethod
+    def _record(r: InboxRow) -> dict[str, Any]:
+        hide = None
+        if r.hide_status is not None:
+            hide = {
+                "status": r.hide_status,
+                "method": r.hide_method,
+                "answer": r.hide_answer,
+                "attempts": r.hide_attempts,
+                "at": _iso(r.hide_at),
+            }
+        return {
+            "id": r.id,
+            **{k: getattr(r, k) for k in COMMENT_KEY},
+            "from_id": r.from_id,
+            "date": _iso(r.date),
+            "text": r.text,
+            "version": r.version,
+            "last_event_type": r.last_event_type,
+            "status": r.status,
+            "error": r.error,
+            "result": r.result,
+            "model_version": r.model_version,
+            "category": r.category,
+            "action": r.action,
+            "topic": r.topic,
+            "urgent": r.urgent,
+            "received_at": _iso(r.received_at),
+            "updated_at": _iso(r.updated_at),
+            "edited_at": _iso(r.edited_at),
+            "classified_at": _iso(r.classified_at),
+            "deleted": r.deleted,
+            "deleted_at": _iso(r.deleted_at),
+            "deleter_id": r.deleter_id,
+            "hide": hide,
+        }
+
+
+_stores: dict[str, InboxStore] = {}
+_stores_lock = threading.Lock()
+
+
+def inbox_store_for(url: str) -> InboxStore:
+    """One store (engine + pool) per URL per process, created on first use."""
+    with _stores_lock:
+        store = _stores.get(url)
+        if store is None:
+            store = _stores[url] = InboxStore(url)
+        return store
