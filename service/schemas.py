@@ -81,14 +81,29 @@ class ClassifyRequest(BaseModel):
     comments: list[Comment] = Field(min_length=1, description="1 to MAX_BATCH comments")
 
 
+def example_evidence() -> list[dict[str, Any]]:
+    """A мат span of EXAMPLE_PROFANE, and a phrase behind another moderation flag (names from the taxonomy)."""
+    tax = default_taxonomy()
+    other = next(f for f in tax.moderation_flags if f != tax.lexicon_flag)
+    return [
+        {"start": 14, "end": 22, "text": "б**дскую", "flag": tax.lexicon_flag, "weight": 1.0},
+        {"start": 15, "end": 32, "text": "вы нас за идиотов", "flag": other, "weight": 2.41},
+    ]
+
+
 class EvidenceSpan(BaseModel):
-    """A мат span found by the lexicon, as offsets into the original text."""
+    """Why a flag was raised: a span of the original text and the flag it supports."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"start": 14, "end": 23, "text": "б**дскую"}]})
+    model_config = ConfigDict(json_schema_extra={"examples": [*example_evidence()]})
 
-    start: int
-    end: int
-    text: str
+    start: int = Field(ge=0, description="offset of the span's first character in the original text")
+    end: int = Field(gt=0, description="offset just past its last character: text == original[start:end]")
+    text: str = Field(description="the span as written in the comment")
+    flag: str = Field(description="the flag this span supports (see GET /labels): the мат lexicon's flag for мат")
+    weight: float = Field(
+        description="how much the span raises the flag: its share of the flag head's log-odds for the model's "
+        "phrases (larger is stronger; only positive shares are shown), 1.0 for a мат word found by the lexicon"
+    )
 
 
 class ClassifyResult(BaseModel):
@@ -104,7 +119,11 @@ class ClassifyResult(BaseModel):
     route: str | None = Field(description="who prepares the answer for this topic")
     urgent: bool
     urgent_score: float
-    evidence: list[EvidenceSpan] = Field(default_factory=list, description="мат spans in the original text")
+    evidence: list[EvidenceSpan] = Field(
+        default_factory=list,
+        description="why the flags were raised: spans of the original text, each with the flag it supports and its "
+        "weight (мат spans first)",
+    )
 
 
 class ClassifyResponse(BaseModel):

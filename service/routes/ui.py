@@ -27,6 +27,7 @@ from service.model_holder import ModelHolder
 from service.settings import Settings
 from service.vk_schemas import KINDS
 from training.runtime.batch import classify_in_chunks, result_columns, result_row
+from training.runtime.evidence import segments_by_flag
 from training.runtime.feedback.rules import label_rules
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
@@ -70,22 +71,27 @@ def mention_markup(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def segments(text: str, evidence: list[dict[str, Any]]) -> list[tuple[str, bool]]:
-    """The text as shown, cut into (piece, is_evidence) so the template can <mark> the evidence spans (offsets
-    into the original text) and escape the rest; mention markup is left out around the name it stands for."""
-    n = len(text)
+def segments(
+    text: str, evidence: list[dict[str, Any]], precedence: list[str] | None = None
+) -> list[tuple[str, str | None]]:
+    """The text as shown, cut into (piece, flag or None) so the template can <mark> each evidence span (offsets
+    into the original text) with the flag it supports and escape the rest (the runtime core's
+    `segments_by_flag`: overlapping spans go to the flag first in the precedence); mention markup is left out
+    around the name it stands for."""
     hidden = mention_markup(text)
-    marked = [(max(0, int(e["start"])), min(n, int(e["end"]))) for e in evidence]
-    cuts = sorted({0, n, *(p for span in hidden + marked for p in span if 0 <= p <= n)})
-    out: list[tuple[str, bool]] = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
-        if a >= b or any(s <= a < e for s, e in hidden):
-            continue
-        flag = any(s <= a < e for s, e in marked)
-        if out and out[-1][1] == flag:
-            out[-1] = (out[-1][0] + text[a:b], flag)
-        else:
-            out.append((text[a:b], flag))
+    out: list[tuple[str, str | None]] = []
+    pos = 0
+    for piece, flag in segments_by_flag(text, evidence, precedence):
+        a, b = pos, pos + len(piece)
+        pos = b
+        cuts = sorted({a, b, *(p for span in hidden for p in span if a < p < b)})
+        for x, y in zip(cuts, cuts[1:], strict=False):
+            if any(s <= x < e for s, e in hidden):
+                continue
+            if out and out[-1][1] == flag:
+                out[-1] = (out[-1][0] + text[x:y], flag)
+            else:
+                out.append((text[x:y], flag))
     return out
 
 
@@ -123,6 +129,7 @@ def _page_context(taxonomy: Taxonomy) -> dict[str, Any]:
     flag_names = {f["id"]: f["name_ru"] for f in raw["flags"]}
     return {
         "flags": [(f, flag_names.get(f, f)) for f in taxonomy.flags],
+        "flag_names": flag_names,
         "urgent_label": taxonomy.urgent,
         "urgent_name": raw["urgent"].get("name_ru", taxonomy.urgent),
         "no_question_flag": taxonomy.no_question_flag,
@@ -138,6 +145,8 @@ def _page_context(taxonomy: Taxonomy) -> dict[str, Any]:
             "topics": {t.id: t.name_ru for t in taxonomy.topics},
             "kinds": {k.name: k.title_ru for k in KINDS.values()},
         },
+        # Evidence marks (both views): each flag's name, and which flag takes a piece where spans overlap.
+        "evidence_marks": {"flag_names": flag_names, "precedence": list(taxonomy.precedence)},
         # The page's script takes the label rules and the CSV columns from the server, never its own copy.
         "page_data": {
             "label_rules": label_rules(taxonomy).as_dict(),
@@ -165,13 +174,14 @@ def _rows_for_template(
     cat_names = {c["id"]: c["name_ru"] for c in raw["categories"]}
     action_names = {a["id"]: a["name_ru"] for a in raw["actions"]}
     topic_names = {t.id: t.name_ru for t in taxonomy.topics}
+    precedence = list(taxonomy.precedence)
     rows = []
     for (cid, text), r in zip(items, results, strict=True):
         rows.append(
             {
                 "id": cid,
                 "text": text,
-                "segments": segments(text, r.get("evidence", [])),
+                "segments": segments(text, r.get("evidence", []), precedence),
                 "category": r["category"],
                 "category_ru": cat_names.get(r["category"], r["category"]),
                 "action": r["action"],

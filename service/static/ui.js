@@ -20,6 +20,7 @@
     });
   }
 
+  var marks = JSON.parse(document.getElementById("evidence-data").textContent);
   initViews();
   initInbox();
   var dataNode = document.getElementById("results-data");
@@ -202,23 +203,33 @@
   function textSegments(text, evidence) {
     var mention = /\[(?:id|club|public)\d+\|((?:[^\[\]]|\[(?!(?:id|club|public)\d+\|))*)\]/gi;
     var hidden = [], marked = [], cuts = [0, text.length], m;
+    var order = marks.precedence;
+    function rank(flag) { var i = order.indexOf(flag); return i < 0 ? order.length : i; }
     while ((m = mention.exec(text)) !== null) {
       if (!m[1]) continue;  // "[id1|]" names nobody: left as written
       var nameStart = m.index + m[0].indexOf("|") + 1, nameEnd = nameStart + m[1].length;
       hidden.push([m.index, nameStart], [nameEnd, m.index + m[0].length]);
     }
     (evidence || []).forEach(function (e) {
-      marked.push([Math.max(0, e.start), Math.min(text.length, e.end)]);
+      var a = Math.max(0, e.start), b = Math.min(text.length, e.end);
+      if (a < b && e.flag) marked.push([a, b, e.flag]);
     });
     hidden.concat(marked).forEach(function (span) { cuts.push(span[0], span[1]); });
     cuts = cuts.filter(function (p) { return p >= 0 && p <= text.length; })
       .sort(function (a, b) { return a - b; });
     function covers(spans, p) { return spans.some(function (s) { return s[0] <= p && p < s[1]; }); }
+    function flagAt(p) {  // overlapping spans: the flag first in the precedence, as on the server
+      var best = null;
+      marked.forEach(function (s) {
+        if (s[0] <= p && p < s[1] && (best === null || rank(s[2]) < rank(best))) best = s[2];
+      });
+      return best;
+    }
     var out = [];
     for (var i = 0; i + 1 < cuts.length; i++) {
       var a = cuts[i], b = cuts[i + 1];
       if (a >= b || covers(hidden, a)) continue;
-      var flag = covers(marked, a), last = out[out.length - 1];
+      var flag = flagAt(a), last = out[out.length - 1];
       if (last && last.mark === flag) last.text += text.slice(a, b);
       else out.push({text: text.slice(a, b), mark: flag});
     }
@@ -229,6 +240,8 @@
     textSegments(text, evidence).forEach(function (seg) {
       if (seg.mark) {
         var mark = document.createElement("mark");
+        mark.className = "ev ev-" + seg.mark;
+        mark.title = marks.flag_names[seg.mark] || seg.mark;
         mark.textContent = seg.text;
         node.appendChild(mark);
       } else {

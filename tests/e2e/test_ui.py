@@ -25,6 +25,7 @@ COMMENTS = [
     "Спасибо большое за вашу работу!",  # thanks: no question
     "Третий день не вывозят мусор на Ленина 5, контейнеры переполнены, когда уберут?",  # concrete complaint
     "<b>Когда</b> отремонтируют яму на дороге по улице Мира?",  # markup must stay text
+    "[id5|Марина], ты тупая курица, не пиши сюда больше",  # an insult: its phrases marked, the mention a name
 ]
 
 
@@ -85,6 +86,13 @@ def test_moderation_page_end_to_end(server, browser, tmp_path):
     assert rows.nth(0).locator("td.text mark").first.inner_text() == "х*йня"
     assert rows.nth(3).locator("td.text b").count() == 0
     assert "<b>Когда</b>" in rows.nth(3).locator("td.text").inner_text()
+    # An insult's evidence is marked as the insult flag's (its name in the title); the mention reads as the name.
+    insult_marks = rows.nth(4).locator("td.text mark.ev-insult_commenter")
+    assert insult_marks.count() >= 1
+    flag_names = {f["id"]: f["name_ru"] for f in TAX.raw["flags"]}
+    assert insult_marks.first.get_attribute("title") == flag_names["insult_commenter"]
+    assert rows.nth(4).locator("td.text").inner_text().startswith("Марина, ты")
+    assert rows.nth(0).locator("td.text mark").first.get_attribute("class") == f"ev ev-{TAX.lexicon_flag}"
     assert rows.nth(2).locator("td.topic").inner_text() == "Мусор и снег"
     assert rows.nth(1).locator("td.topic").inner_text() == "—"
 

@@ -56,7 +56,7 @@ def test_predict_csv(trained_model_dir, tmp_path, capsys) -> None:
     out = _check_output(dst, TEXTS, id_column="id")
     assert out["id"].tolist() == ["c-7", "2", "x"]  # every row keeps the input's id
     assert out.at[0, "topic"] == "housing_utilities" and out.at[0, "route"]
-    assert out.at[2, "profanity"] == "1" and out.at[2, "evidence"] == "бл@ть"
+    assert out.at[2, "profanity"] == "1" and out.at[2, "evidence"] == f"{TAX.lexicon_flag}:бл@ть"
     assert "wrote 3 rows" in capsys.readouterr().err
 
 

@@ -62,7 +62,8 @@ def result_columns(flags: Sequence[str], urgent_label: str) -> list[str]:
 
 
 def result_row(result: dict[str, Any], flags: Sequence[str], urgent_label: str) -> dict[str, Any]:
-    """One result as flat cells: flags as 0/1, empty strings for no topic or route, evidence joined by |."""
+    """One result as flat cells: flags as 0/1, empty strings for no topic or route, evidence as `flag:text`
+    items joined by | (an item without a flag: its text alone)."""
     topic = result["topic"]
     row: dict[str, Any] = {"category": result["category"], "action": result["action"]}
     row.update({f: int(bool(result["flags"][f])) for f in flags})
@@ -72,5 +73,7 @@ def result_row(result: dict[str, Any], flags: Sequence[str], urgent_label: str) 
     row["route"] = result["route"] or ""
     row[urgent_label] = int(bool(result["urgent"]))
     row[f"{urgent_label}_score"] = result["urgent_score"]
-    row["evidence"] = "|".join(e["text"] for e in result.get("evidence", []))
+    row["evidence"] = "|".join(
+        f"{e['flag']}:{e['text']}" if e.get("flag") else e["text"] for e in result.get("evidence", [])
+    )
     return row

@@ -7,17 +7,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import sklearn
 from scipy import sparse
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
+from training.runtime.evidence import Item, LinearEvidence, lexicon_items
+from training.runtime.fast_pipeline import pipeline_matrix
 from training.runtime.fast_tfidf import apply_tfidf, vectorize
 from training.runtime.heads import TOPIC_HEAD
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 from training.runtime.text.char_ngrams import FastCharNgramTfidf
-from training.runtime.text.profanity import ProfanityLexicon
+from training.runtime.text.normalize import normalize_with_offsets
 
+# The мат lexicon's spans are looked for once the profanity head reaches this score (not only when it fires:
+# the lexicon is a rule, its hits are shown even when the model hesitates). The other moderation flags get
+# evidence only when they fire.
 EVIDENCE_MIN_SCORE = 0.2
 
 
@@ -41,18 +45,19 @@ def _transform(step: Any, X: Any) -> Any:
     return step.transform(X)
 
 
-def pipeline_proba(pipeline: Pipeline, texts: list[str]) -> dict[str, np.ndarray]:
-    """`pipeline.predict_proba` through the very same fitted steps, minus per-call overheads.
+def pipeline_features(pipeline: Pipeline, texts: list[str]) -> Any:
+    """The feature matrix the final step reads, through the very same fitted steps, minus per-call overheads.
 
     A single comment spent most of its time in scikit-learn's parameter and input validation (twice per
     TF-IDF step) and in the joblib machinery FeatureUnion uses even when sequential; the steps were fitted
     and validated at training time.
     """
-    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-        X: Any = texts
-        for _, step in pipeline.steps[:-1]:
-            X = _transform(step, X)
-        return pipeline.steps[-1][1].predict_proba(X)
+    return pipeline_matrix(pipeline, texts)
+
+
+def pipeline_proba(pipeline: Pipeline, texts: list[str]) -> dict[str, np.ndarray]:
+    """`pipeline.predict_proba` through `pipeline_features`."""
+    return pipeline.steps[-1][1].predict_proba(pipeline_features(pipeline, texts))
 
 
 @dataclass
@@ -71,13 +76,31 @@ class TriageModel:
     def labels(self) -> list[str]:
         return [*self.flags, self.urgent_label, *self.topics]
 
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("_evidence", None)  # rebuilt from the pipeline on first use
+        return state
+
     def predict_scores(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """One vectorised pass over the batch: label -> scores, and 'topic' -> n×k aligned with self.topics."""
-        raw = pipeline_proba(self.pipeline, list(texts))
+        return self._scores_and_features(texts)[0]
+
+    def _scores_and_features(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], Any]:
+        X = pipeline_features(self.pipeline, list(texts))
+        raw = self.pipeline.steps[-1][1].predict_proba(X)
         classes = list(self.pipeline.steps[-1][1].topic_classes_)
         order = [classes.index(t) for t in self.topics]
         raw[TOPIC_HEAD] = raw[TOPIC_HEAD][:, order]
-        return raw
+        return raw, X
+
+    def evidence_model(self, taxonomy: Taxonomy) -> LinearEvidence:
+        """The explainer of the moderation flags other than мат (built once, not pickled)."""
+        explainer = self.__dict__.get("_evidence")
+        if explainer is None:
+            flags = [f for f in taxonomy.moderation_flags if f != taxonomy.lexicon_flag and f in self.flags]
+            explainer = LinearEvidence(self.pipeline, flags)
+            self.__dict__["_evidence"] = explainer
+        return explainer
 
     def decide(self, scores: dict[str, np.ndarray], taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:
         """Flags from thresholds, the category by precedence, the action, the topic and its route."""
@@ -110,13 +133,35 @@ class TriageModel:
         return results
 
     def classify(self, texts: Sequence[str], taxonomy: Taxonomy | None = None) -> list[dict[str, Any]]:
-        """Results in input order, each with the profanity evidence (spans in the original text)."""
+        """Results in input order, each with its evidence: spans of the original text and the flag each supports.
+
+        `evidence` items are {start, end, text, flag, weight}: the мат lexicon's spans (flag = the lexicon flag,
+        weight 1.0, whenever its score reaches EVIDENCE_MIN_SCORE), then for every other moderation flag that
+        fired, its top phrases with their share of the head's log-odds (training/runtime/evidence.py).
+        """
         taxonomy = taxonomy or default_taxonomy()
-        results = self.decide(self.predict_scores(texts), taxonomy)
-        lexicon = ProfanityLexicon()
-        flag = taxonomy.lexicon_flag
-        for text, result in zip(texts, results, strict=True):
-            # Only comments the model already suspects pay for a second normalisation pass.
-            spans = lexicon.find(text) if result["scores"][flag] >= EVIDENCE_MIN_SCORE else []
-            result["evidence"] = [{"start": s.start, "end": s.end, "text": s.text} for s in spans]
+        scores, X = self._scores_and_features(texts)
+        results = self.decide(scores, taxonomy)
+        lexicon_flag = taxonomy.lexicon_flag
+        explained: list[tuple[int, Item]] = []  # the flagged comments, explained together below
+        for i, (text, result) in enumerate(zip(texts, results, strict=True)):
+            lexicon = result["scores"][lexicon_flag] >= EVIDENCE_MIN_SCORE
+            flags = [f for f in taxonomy.moderation_flags if f != lexicon_flag and result["flags"].get(f)]
+            result["evidence"] = []
+            if not lexicon and not flags:
+                continue  # the common case pays nothing
+            # Only comments the model already suspects pay for a second, offset-keeping normalisation pass.
+            normalized, offsets = normalize_with_offsets(text)
+            if lexicon:
+                result["evidence"] = lexicon_items(text, normalized, offsets, lexicon_flag)
+            if flags:
+                if not (sparse.issparse(X) and X.format == "csr"):
+                    X = sparse.csr_matrix(X)
+                row = (X.indices[X.indptr[i] : X.indptr[i + 1]], X.data[X.indptr[i] : X.indptr[i + 1]])
+                explained.append((i, (text, normalized, offsets, row, flags)))
+        if explained:
+            explainer = self.evidence_model(taxonomy)
+            items = [(t, n, o, r, [f for f in fs if f in explainer.flags]) for _, (t, n, o, r, fs) in explained]
+            for (i, _), evidence in zip(explained, explainer.explain_many(items), strict=True):
+                results[i]["evidence"] += evidence
         return results
