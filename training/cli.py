@@ -208,12 +208,23 @@ def cmd_compare_extras(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    """Classify a timestamped CSV stream and write DIR/report.html with charts, spikes and urgent comments."""
+    """Classify a timestamped CSV stream and write DIR/report.html with charts, spikes, incidents and urgent
+    comments (and DIR/incidents.md, printed too)."""
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from training.reporting.stream_report import write_report
-    from training.runtime.analytics import AnalyticsError, analyze, build_frame, parse_timestamps
+    from training.reporting.stream_report import incidents_markdown, write_report
+    from training.runtime.analytics import AnalyticsError, analyze, build_frame, parse_timestamp, parse_timestamps
+    from training.runtime.incidents import IncidentParams
+
+    if not 0 < args.incident_window_hours <= 720:
+        raise CliError(f"--incident-window-hours must be in (0, 720], got {args.incident_window_hours:g}")
+    if args.incident_min_comments < 1:
+        raise CliError(f"--incident-min-comments must be at least 1, got {args.incident_min_comments}")
+    try:
+        now = parse_timestamp(args.now) if args.now else None
+    except ValueError as exc:
+        raise CliError(f"--now: {exc} (e.g. 2025-01-26T12:00:00+03:00)") from exc
 
     path = Path(args.comments)
     if not path.exists():
@@ -245,14 +256,19 @@ def cmd_report(args: argparse.Namespace) -> int:
     batch = 512
     for start in tqdm(range(0, len(texts), batch), desc="classifying", unit="batch"):
         results.extend(model.classify(texts[start : start + batch]))
-    analytics = analyze(build_frame(results, [timestamps[i] for i in keep], ids=ids, texts=texts))
+    incidents = IncidentParams(window_hours=args.incident_window_hours, min_comments=args.incident_min_comments)
+    frame = build_frame(results, [timestamps[i] for i in keep], ids=ids, texts=texts)
+    analytics = analyze(frame, incidents=incidents, now=now)
     page = write_report(analytics, args.out, source=path.name, model_version=str(manifest["version"]))
+    listed = analytics.incidents.listed if analytics.incidents else []
     print(
         f"{len(texts)} comments over {len(analytics.days)} days, {len(analytics.spikes)} spike(s), "
-        f"{len(analytics.urgent)} urgent; report written to {page}"
+        f"{len(analytics.urgent)} urgent, {len(listed)} incident(s); report written to {page}"
     )
     for s in analytics.spikes:
         print(f"  spike {s.day} {s.topic}: {s.count} vs λ={s.expected:.2f} (x{s.ratio:.1f}, p={s.p_value:.1e})")
+    print()
+    print(incidents_markdown(analytics), end="")
     return 0
 
 
@@ -370,12 +386,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--extra-weight", type=float, default=0.3)
     p.set_defaults(func=cmd_compare_extras)
 
-    p = sub.add_parser("report", help="classify a timestamped CSV, write an HTML report with spikes")
+    p = sub.add_parser("report", help="classify a timestamped CSV, write an HTML report with spikes and incidents")
     p.add_argument("comments", help="CSV with a text and a timestamp (ISO 8601) column")
     p.add_argument("--text-column", default="text")
     p.add_argument("--timestamp-column", default="timestamp")
     p.add_argument("--id-column", default="id", help="echoed in the urgent table when present (default: id)")
     p.add_argument("--out", default="report", help="output directory (default: report/)")
+    p.add_argument(
+        "--incident-window-hours", type=float, default=72.0, help="an incident spans at most this (default: 72)"
+    )
+    p.add_argument(
+        "--incident-min-comments", type=int, default=2, help="list incidents of at least this many comments (2)"
+    )
+    p.add_argument("--now", default=None, help="ISO 8601 time overdue is judged at (default: the last comment)")
     model_opts(p)
     p.set_defaults(func=cmd_report)
     p = sub.add_parser("retrain", help="retrain with moderators' feedback; promote by the one promotion rule")

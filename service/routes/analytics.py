@@ -1,5 +1,6 @@
 """POST /analytics: classify a timestamped batch and return per-day topic counts, category shares,
-urgent comment ids and topic spikes (the statistical test is returned in `method`)."""
+urgent comment ids, topic spikes (the statistical test is returned in `method`) and incidents (complaints
+about one problem grouped, each with its answer deadline; the rule is returned in `incidents.method`)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from training.runtime.analytics import (
     parse_timestamp,
 )
 from training.runtime.batch import classify_in_chunks
+from training.runtime.incidents import IncidentParams
 
 MAX_ANALYTICS_COMMENTS = 20_000
 
@@ -78,11 +80,38 @@ class SpikeOptions(BaseModel):
     min_ratio: float = Field(default=SpikeParams.min_ratio, ge=1)
 
 
+class IncidentOptions(BaseModel):
+    """Optional settings of the incident grouping; deadlines come from the taxonomy."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"window_hours": 48, "min_comments": 2, "now": "2025-01-26T12:00:00+03:00"}]}
+    )
+
+    window_hours: float = Field(
+        default=IncidentParams.window_hours, gt=0, le=720, description="an incident spans at most this"
+    )
+    min_comments: int = Field(
+        default=IncidentParams.min_comments, ge=1, le=MAX_ANALYTICS_COMMENTS, description="listed from this size"
+    )
+    now: str | None = Field(default=None, description="ISO 8601; overdue is judged against it (default: last comment)")
+
+    @field_validator("now")
+    @classmethod
+    def _iso(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_timestamp(v)
+            except (ValueError, TypeError) as exc:
+                raise ValueError("now is not ISO 8601 (e.g. 2025-01-26T12:00:00+03:00)") from exc
+        return v
+
+
 class AnalyticsRequest(BaseModel):
     model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
 
     comments: list[AnalyticsComment] = Field(min_length=1, max_length=MAX_ANALYTICS_COMMENTS)
     spike: SpikeOptions | None = None
+    incidents: IncidentOptions | None = None
 
 
 class Method(BaseModel):
@@ -127,6 +156,34 @@ class SpikeItem(BaseModel):
     history_days: int
 
 
+class IncidentItem(BaseModel):
+    id: str = Field(description="stable for the same input: topic, first comment and its time")
+    topic: str
+    route: str | None
+    n_comments: int
+    comment_ids: list[str | int] = Field(description="ids (positions when no id was sent), in time order")
+    comment_indexes: list[int] = Field(description="positions in the request, in time order")
+    first: str
+    last: str
+    typical_id: str | int = Field(description="the most typical comment (highest mean similarity to the others)")
+    typical_index: int
+    address: str | None = Field(description="normalised street and house, e.g. «ленин 5», when one was named")
+    urgent: bool
+    answer_hours: float
+    deadline: str = Field(description="first + answer_hours")
+    overdue: bool = Field(description="the reference time is past the deadline")
+
+
+class Incidents(BaseModel):
+    method: Method
+    reference_time: str | None
+    n_incidents: int = Field(description="all incidents, single comments included")
+    n_single: int = Field(description="incidents smaller than min_comments, counted but not listed")
+    n_single_overdue: int
+    n_without_time: int
+    items: list[IncidentItem] = Field(description="incidents of at least min_comments, largest first")
+
+
 class AnalyticsResponse(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
@@ -139,15 +196,35 @@ class AnalyticsResponse(BaseModel):
     urgent_ids: list[str | int] = Field(description="ids (positions when no id was sent), most recent first")
     urgent: list[UrgentItem]
     spikes: list[SpikeItem]
+    incidents: Incidents
+
+
+def _given_id(req: AnalyticsRequest, index: int) -> str | int:
+    given = req.comments[index].id
+    return given if given is not None else index
+
+
+def _incidents(summary: dict[str, Any], req: AnalyticsRequest) -> dict[str, Any]:
+    """The runtime's incidents (ids are request positions) with the caller's ids beside the positions."""
+    for item in summary["items"]:
+        item["comment_indexes"] = item["comment_ids"]
+        item["comment_ids"] = [_given_id(req, i) for i in item["comment_indexes"]]
+        item["typical_index"] = item["typical_id"]
+        item["typical_id"] = _given_id(req, item["typical_index"])
+    return summary
 
 
 def _compute(loaded: LoadedModel, req: AnalyticsRequest) -> dict[str, Any]:
     """CPU-bound: runs in the threadpool so the event loop keeps serving other requests."""
     texts = [c.text for c in req.comments]
     results = classify_in_chunks(loaded.model, texts)
-    frame = build_frame(results, [c.timestamp for c in req.comments], ids=list(range(len(texts))))
+    frame = build_frame(results, [c.timestamp for c in req.comments], ids=list(range(len(texts))), texts=texts)
     params = SpikeParams(**req.spike.model_dump()) if req.spike else SpikeParams()
-    summary = analyze(frame, params=params).as_dict(include_texts=False)
+    options = req.incidents or IncidentOptions()
+    incidents = IncidentParams(window_hours=options.window_hours, min_comments=options.min_comments)
+    now = parse_timestamp(options.now) if options.now else None
+    summary = analyze(frame, params=params, incidents=incidents, now=now).as_dict(include_texts=False)
+    summary["incidents"] = _incidents(summary["incidents"], req)
     urgent = []
     for u in summary["urgent"]:
         given = req.comments[u["id"]].id
@@ -201,15 +278,16 @@ def check_limits(req: AnalyticsRequest, settings: Settings) -> None:
     response_model=AnalyticsResponse,
     responses=ERRORS,
     dependencies=[Depends(require_api_key), Depends(require_json)],
-    summary="Аналитика потока: темы по дням, доли категорий, срочные, всплески",
+    summary="Аналитика потока: темы по дням, доли категорий, срочные, всплески, инциденты",
 )
 async def analytics(
     req: AnalyticsRequest,
     loaded: Annotated[LoadedModel, Depends(get_loaded_model)],
     settings: Annotated[Settings, Depends(settings_dep)],
 ) -> dict[str, Any]:
-    """Per-day topic counts, category shares, urgent ids and spikes of one timestamped batch; the spike
-    test and its threshold come back in `method`. Texts are not echoed (personal data)."""
+    """Per-day topic counts, category shares, urgent ids, spikes and incidents of one timestamped batch; the
+    spike test comes back in `method`, the incident rule in `incidents.method`. Texts are not echoed
+    (personal data)."""
     check_limits(req, settings)
     try:
         return await run_in_threadpool(_compute, loaded, req)

@@ -192,3 +192,62 @@ def test_a_span_of_exactly_the_limit_is_analysed(api):
     r = api.post("/analytics", json=body)
     assert r.status_code == 200, r.text[:300]
     assert len(r.json()["days"]) == 3660
+
+
+# --- incidents ----------------------------------------------------------------------------------------
+
+YARD = [
+    ("y1", "2025-01-14T08:00:00+03:00", "Во дворе дома 5 по улице Ленина не убран снег, машины не могут выехать"),
+    (None, "2025-01-14T12:00:00+03:00", "ул. Ленина, д. 5 — двор завален снегом, когда уберут?"),
+    ("y3", "2025-01-15T09:00:00+03:00", "Ленина 5, снег во дворе так и не убрали, сугробы по колено"),
+    ("o1", "2025-01-15T10:00:00+03:00", "Когда откроют запись в первый класс в школу 5?"),
+    ("o2", "2025-01-15T11:00:00+03:00", "Спасибо за работу!"),
+]
+
+
+def _yard_body(**incidents) -> dict:
+    comments = [{"text": t, "timestamp": ts, **({"id": cid} if cid else {})} for cid, ts, t in YARD]
+    return {"comments": comments, **({"incidents": incidents} if incidents else {})}
+
+
+def test_incidents_come_back_with_ids_positions_and_no_texts(api):
+    r = api.post("/analytics", json=_yard_body())
+    assert r.status_code == 200, r.text
+    inc = r.json()["incidents"]
+    assert inc["method"]["params"]["window_hours"] == 72 and "NearestNeighbors" in inc["method"]["description"]
+    assert inc["reference_time"] == "2025-01-15T11:00:00+03:00" and inc["n_without_time"] == 0
+    assert (inc["n_incidents"], inc["n_single"]) == (2, 1)  # the yard, and the school question alone
+    (item,) = inc["items"]
+    assert item["comment_ids"] == ["y1", 1, "y3"] and item["comment_indexes"] == [0, 1, 2]
+    assert item["typical_id"] in ("y1", 1, "y3") and item["typical_index"] in (0, 1, 2)
+    assert (item["topic"], item["address"], item["n_comments"]) == ("waste_snow", "ленин 5", 3)
+    assert item["first"] == YARD[0][1] and item["last"] == YARD[2][1] and item["route"]
+    assert item["deadline"] == "2025-01-15T08:00:00+03:00" and item["overdue"] is True and item["answer_hours"] == 24
+    assert "Ленина" not in r.text and "typical_text" not in item  # texts are personal data: never echoed
+
+
+def test_incident_options(api):
+    def items(**options) -> list[dict]:
+        r = api.post("/analytics", json=_yard_body(**options))
+        assert r.status_code == 200, r.text
+        return r.json()["incidents"]["items"]
+
+    assert [i["comment_ids"] for i in items(window_hours=6)] == [["y1", 1]]  # y3 is 25 h after y1
+    assert [i["n_comments"] for i in items(min_comments=1)] == [3, 1]
+    assert items(now="2025-01-14T20:00:00+03:00")[0]["overdue"] is False
+
+
+@pytest.mark.parametrize(
+    "options, needle",
+    [
+        ({"window_hours": 0}, "incidents.window_hours"),
+        ({"window_hours": 1000}, "incidents.window_hours"),
+        ({"min_comments": 0}, "incidents.min_comments"),
+        ({"now": "завтра"}, "now is not ISO 8601"),
+        ({"now": 5}, "incidents.now"),
+    ],
+)
+def test_bad_incident_options_are_a_422(api, options, needle):
+    r = api.post("/analytics", json=_yard_body(**options))
+    assert r.status_code == 422 and needle in r.text, r.text
+    assert "error" in r.json()

@@ -29,6 +29,7 @@ from training.runtime.analytics import (
     parse_timestamps,
     spikes_in_series,
 )
+from training.runtime.incidents import IncidentParams
 from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
@@ -122,6 +123,37 @@ def test_shares_counts_and_urgent_are_consistent(stream, stream_analytics):
     d = a.as_dict()
     assert d["method"]["params"]["alpha"] == 0.001 and "Poisson" in d["method"]["description"]
     assert all("text" not in u for u in d["urgent"])
+
+
+def test_incidents_of_a_real_month_follow_the_rule(stream, stream_analytics):
+    """Every actionable comment of the month is in exactly one incident of its own topic, within the window
+    of its first comment, with the deadline the taxonomy gives; the 25 snow complaints of day 25 are about
+    different places (distinct corpus texts, a few repeated), so they stay many small incidents, not one."""
+    report = stream_analytics.incidents
+    assert report is not None and report.reference_time == max(datetime.fromisoformat(t) for t in stream["timestamp"])
+    seen: list[str] = []
+    for incident in report.incidents:
+        seen += incident.comment_ids
+        assert incident.first <= incident.last <= incident.first + timedelta(hours=72)
+        hours = TAX.answer_hours(incident.topic, incident.urgent)
+        assert incident.deadline == incident.first + timedelta(hours=hours)
+        assert incident.overdue == (report.reference_time > incident.deadline)
+    assert len(seen) == len(set(seen)) and set(seen) <= set(stream["id"])
+    actionable = stream_analytics.category_counts.label_totals()["actionable"]
+    # the actionable comments, plus urgent comments of another category (escalated, so answered too)
+    assert actionable <= len(seen) <= actionable + len(stream_analytics.urgent)
+    spike = [i for i in report.incidents if i.topic == SPIKE_TOPIC and i.first.date() == SPIKE_DAY]
+    sizes = sorted((i.n_comments for i in spike), reverse=True)
+    print("\nday-25 snow incidents:", sizes)
+    assert sum(sizes) >= 20 and len(sizes) >= 8 and sizes[0] <= 5, sizes
+
+
+def test_incidents_can_be_left_out():
+    frame = build_frame([_r(topic="roads")] * 2, ["2025-02-01T08:00", "2025-02-01T09:00"], texts=["яма", "яма"])
+    a = analyze(frame, incidents=None)
+    assert a.incidents is None and a.as_dict()["incidents"] is None
+    wide = analyze(frame, incidents=IncidentParams(window_hours=0.5))
+    assert wide.incidents is not None and [i.n_comments for i in wide.incidents.incidents] == [1, 1]
 
 
 def test_flat_series_has_no_spike():
@@ -290,6 +322,31 @@ def test_as_dict_is_the_documented_json():
             }
         ],
         "spikes": [],
+        "incidents": {  # the two roads comments share the word "яма" and 52 h: one urgent incident
+            "method": IncidentParams().as_method(),
+            "reference_time": "2025-02-03T12:00:00+00:00",
+            "n_incidents": 1,
+            "n_single": 0,
+            "n_single_overdue": 0,
+            "n_without_time": 0,
+            "items": [
+                {
+                    "id": a.incidents.incidents[0].id if a.incidents else None,
+                    "topic": "roads",
+                    "route": TAX.route_for("roads"),
+                    "n_comments": 2,
+                    "comment_ids": [10, 12],
+                    "first": "2025-02-01T08:00:00+03:00",
+                    "last": "2025-02-03T12:00:00+00:00",
+                    "typical_id": 10,
+                    "address": None,
+                    "urgent": True,
+                    "answer_hours": 1.0,
+                    "deadline": "2025-02-01T09:00:00+03:00",
+                    "overdue": True,
+                }
+            ],
+        },
     }
     d = a.as_dict()
     assert d == expected
@@ -297,6 +354,8 @@ def test_as_dict_is_the_documented_json():
     assert type(d["urgent"][0]["id"]) is int
     with_texts = a.as_dict(include_texts=True)
     assert with_texts["urgent"][0]["text"] == "яма" and "text" not in d["urgent"][0]
+    assert with_texts["incidents"]["items"][0]["typical_text"] == "яма"
+    assert "typical_text" not in d["incidents"]["items"][0]
     json.dumps(with_texts, allow_nan=False)  # plain JSON: no numpy scalars, no NaN
 
 
@@ -437,3 +496,51 @@ def test_report_cli_errors(trained_model_dir, tmp_path, capsys):
     (tmp_path / "header.csv").write_text("id,text,timestamp\n", encoding="utf-8")
     assert "no comments" in run(str(tmp_path / "header.csv"))
     assert not (tmp_path / "r" / "report.html").exists()
+
+
+def test_report_cli_prints_and_writes_the_incidents(trained_model_dir, tmp_path, capsys):
+    rows = [
+        {
+            "id": "a1",
+            "text": "Во дворе дома 5 по улице Ленина не убран снег, машины не выехать",
+            "timestamp": "2025-01-14T08:00",
+        },
+        {
+            "id": "a2",
+            "text": "ул. Ленина, д. 5 — снег во дворе так и не убрали | когда?",
+            "timestamp": "2025-01-14T12:00",
+        },
+        {"id": "a3", "text": "Ленина 5, двор в снегу, дворника нет", "timestamp": "2025-01-15T09:00"},
+        {"id": "b1", "text": "Когда откроют запись в первый класс?", "timestamp": "2025-01-15T10:00"},
+    ]
+    src, out = _write(tmp_path / "yard.csv", rows), tmp_path / "r"
+    md = ["--model-dir", str(trained_model_dir), "--out", str(out)]
+    assert main(["report", src, *md, "--now", "2025-01-14T20:00"]) == 0
+    printed = capsys.readouterr().out
+    section = (out / "incidents.md").read_text(encoding="utf-8")
+    assert printed.endswith(section) and section.startswith("## Инциденты (1)")
+    assert "Окно 72 ч" in section and "Просрочка — на 14.01.2025 20:00." in section
+    assert "| Мусор и снег | 3 | 14.01.2025 08:00 | 15.01.2025 09:00 | 15.01.2025 08:00 | нет | ленин 5 |" in section
+    assert "\\|" in section or "a2" not in section  # a "|" written by a resident cannot break the table
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "Инциденты (1)" in page and "ленин 5" in page
+    assert main(["report", src, *md, "--incident-window-hours", "5"]) == 0  # a2 joins a1, a3 is a day later
+    assert "## Инциденты (1)" in capsys.readouterr().out
+    assert main(["report", src, *md, "--incident-window-hours", "5", "--incident-min-comments", "1"]) == 0
+    assert "## Инциденты (3)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--incident-window-hours", "0"], "--incident-window-hours must be in (0, 720]"),
+        (["--incident-window-hours", "1000"], "--incident-window-hours must be in (0, 720]"),
+        (["--incident-min-comments", "0"], "--incident-min-comments must be at least 1"),
+        (["--now", "завтра"], "--now:"),
+    ],
+)
+def test_report_cli_incident_options_are_checked(tmp_path, capsys, args, message):
+    src = _write(tmp_path / "s.csv", [{"text": "нет воды", "timestamp": "2025-01-01"}])
+    assert main(["report", src, "--out", str(tmp_path / "r"), "--model-dir", str(tmp_path / "none"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and "Traceback" not in err

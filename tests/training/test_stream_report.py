@@ -129,3 +129,55 @@ def test_write_report_writes_page_and_charts(analytics, tmp_path):
     for png in (stream_report.TOPICS_PNG, stream_report.CATEGORIES_PNG):
         assert (tmp_path / "out" / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f'src="{png}"' in html
+    assert (tmp_path / "out" / stream_report.INCIDENTS_MD).read_text(encoding="utf-8").startswith("## Инциденты")
+
+
+# --- incidents --------------------------------------------------------------------------------------------
+
+YARD_TEXT = "<b>Ленина 5</b>: двор | не убран снег, " + "сугробы по колено, " * 10
+
+
+def _yard_analytics(**kw) -> StreamAnalytics:
+    """Three snow complaints about Ленина 5 in two days (one incident), a pothole and a thank-you."""
+    results = [_r("waste_snow")] * 3 + [_r("roads"), _r(None, category="no_question")]
+    stamps = ["2025-01-14T08:00:00+03:00", "2025-01-14T20:30:00+03:00", "2025-01-15T09:00:00+03:00"]
+    stamps += ["2025-01-15T10:00:00+03:00", "2025-01-16T10:00:00+03:00"]
+    texts = [YARD_TEXT, "ул. Ленина, д. 5 — снег во дворе", "улица ленина дом 5, сугробы", "яма на дороге", "спасибо"]
+    return analyze(build_frame(results, stamps, texts=texts), **kw)
+
+
+def test_incidents_section_shows_the_rule_and_the_table():
+    text, scripts = _visible(_render(_yard_analytics()))
+    assert "Инциденты (1)" in text and "не позже 72 ч после его первого комментария" in text
+    assert "срочные — 1 ч, свой срок темы (Безопасность и ЧС — 4 ч), иначе 24 ч" in text
+    assert "Просрочка — на 16.01.2025 10:00." in text
+    assert "одиночных: 1 (просрочено 0); без времени: 0." in text
+    row = "Мусор и снег 3 14.01.2025 08:00 15.01.2025 09:00 15.01.2025 08:00 да ленин 5 <b>Ленина 5</b>: двор"
+    assert row in text and TAX.route_for("waste_snow") in text
+    page = _render(_yard_analytics())
+    assert "<b>Ленина" not in page and "&lt;b&gt;Ленина 5&lt;/b&gt;" in page and scripts == 0
+
+
+def test_incidents_markdown_escapes_and_shortens():
+    md = stream_report.incidents_markdown(_yard_analytics(), TAX)
+    lines = md.splitlines()
+    assert lines[0] == "## Инциденты (1)" and lines[6].startswith("| Тема | Комментариев | Первый |")
+    row = lines[8]
+    assert row.startswith(
+        "| Мусор и снег | 3 | 14.01.2025 08:00 | 15.01.2025 09:00 | 15.01.2025 08:00 | да | ленин 5 |"
+    )
+    assert "&lt;b&gt;Ленина 5&lt;/b&gt;: двор \\| не убран снег" in row and "<b>" not in row
+    typical = stream_report.shorten(YARD_TEXT)
+    assert len(typical) <= stream_report.TYPICAL_CHARS and typical.endswith("…") and row.endswith("… |")
+    assert row.count(" | ") == 7  # the resident's "|" did not add a column
+
+
+def test_incidents_section_when_there_are_none(monkeypatch):
+    alone = analyze(build_frame([_r("roads")], ["2025-01-01T10:00"], texts=["яма"]))
+    assert "Инцидентов из нескольких комментариев нет." in _visible(_render(alone))[0]
+    assert "Инцидентов из нескольких комментариев нет." in stream_report.incidents_markdown(alone, TAX)
+    skipped = _yard_analytics(incidents=None)
+    assert "Инциденты" not in _visible(_render(skipped))[0]
+    assert "не выполнялась" in stream_report.incidents_markdown(skipped, TAX)
+    monkeypatch.setattr(stream_report, "MAX_INCIDENT_ROWS", 0)
+    assert "Показаны 0 крупнейших из 1." in _visible(_render(_yard_analytics()))[0]

@@ -1,4 +1,5 @@
-"""Static HTML report of a comment stream (report.html + PNG charts) for the people who run the centre.
+"""Static HTML report of a comment stream (report.html + PNG charts) for the people who run the centre, and
+its incidents table as Markdown (incidents.md, also printed by `python -m training report`).
 
 Everything user-facing is in Russian; the page is the Jinja2 template templates/stream_report.html.j2,
 rendered with autoescape on, so every comment text and id is HTML-escaped (the stream is written by the
@@ -7,6 +8,7 @@ public). Numbers are formatted here and reach the template as strings.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -22,13 +24,17 @@ import matplotlib.dates as mdates  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 
 from training.runtime.analytics import StreamAnalytics  # noqa: E402
+from training.runtime.incidents import Incident, IncidentReport  # noqa: E402
 from training.runtime.taxonomy import Taxonomy, default_taxonomy  # noqa: E402
 
 TOPICS_PNG = "topics_per_day.png"
 CATEGORIES_PNG = "category_shares.png"
 REPORT_HTML = "report.html"
+INCIDENTS_MD = "incidents.md"
 REPORT_TEMPLATE = "stream_report.html.j2"
 MAX_URGENT_ROWS = 500
+MAX_INCIDENT_ROWS = 500
+TYPICAL_CHARS = 120  # the typical comment, shortened in the incidents table
 
 
 def _topic_names(taxonomy: Taxonomy) -> dict[str, str]:
@@ -172,7 +178,102 @@ def report_context(
             for u in shown
         ],
         "n_urgent": len(analytics.urgent),
+        "incidents": incidents_context(analytics.incidents, taxonomy),
     }
+
+
+def _when(value: datetime | None) -> str:
+    """A time as the centre reads it (its own offset, as written): 14.01.2025 07:40."""
+    return "—" if value is None else f"{value:%d.%m.%Y %H:%M}"
+
+
+def shorten(text: str | None, limit: int = TYPICAL_CHARS) -> str:
+    """One line of at most `limit` characters, cut at a word with "…"."""
+    flat = " ".join((text or "").split())
+    if len(flat) <= limit:
+        return flat
+    cut = flat[: limit - 1].rsplit(" ", 1)[0] if " " in flat[: limit - 1] else flat[: limit - 1]
+    return cut + "…"
+
+
+def _incident_row(incident: Incident, topics: dict[str, str]) -> dict[str, str]:
+    return {
+        "topic": topics.get(incident.topic, incident.topic),
+        "count": str(incident.n_comments),
+        "first": _when(incident.first),
+        "last": _when(incident.last),
+        "deadline": _when(incident.deadline) + (" (срочно)" if incident.urgent else ""),
+        "overdue": "да" if incident.overdue else "нет",
+        "address": incident.address or "—",
+        "typical": shorten(incident.typical_text),
+        "route": _text(incident.route),
+    }
+
+
+def incidents_context(report: IncidentReport | None, taxonomy: Taxonomy) -> dict[str, Any]:
+    """The incidents section: the rule in Russian with its numbers, counts and the rows (formatted)."""
+    if report is None:
+        return {"shown": False}
+    p, d = report.params, taxonomy.deadlines
+    listed = report.listed
+    own = [f"{t.name_ru} — {t.answer_hours:g} ч" for t in taxonomy.topics if t.answer_hours is not None]
+    hidden = [i for i in report.incidents if i.n_comments < p.min_comments]
+    return {
+        "shown": True,
+        "window_hours": f"{p.window_hours:g}",
+        "min_similarity": f"{p.min_similarity:g}",
+        "min_centroid_similarity": f"{p.min_centroid_similarity:g}",
+        "min_comments": p.min_comments,
+        "urgent_hours": f"{d.urgent_hours:g}",
+        "default_hours": f"{d.default_hours:g}",
+        "topic_hours": "; ".join(own) if own else "нет",
+        "reference_time": _when(report.reference_time),
+        "n_listed": len(listed),
+        "n_single": len(hidden),
+        "n_single_overdue": sum(i.overdue for i in hidden),
+        "n_without_time": report.n_without_time,
+        "rows": [_incident_row(i, _topic_names(taxonomy)) for i in listed[:MAX_INCIDENT_ROWS]],
+    }
+
+
+def _md_cell(value: str) -> str:
+    """A Markdown table cell: what the public wrote cannot break the table or inject HTML."""
+    return html.escape(" ".join(value.split()), quote=False).replace("|", "\\|")
+
+
+def incidents_markdown(analytics: StreamAnalytics, taxonomy: Taxonomy | None = None) -> str:
+    """The incidents section as Markdown: the rule in one paragraph, the counts, then one row per incident."""
+    c = incidents_context(analytics.incidents, taxonomy or default_taxonomy())
+    if not c["shown"]:
+        return "## Инциденты\n\nГруппировка в инциденты не выполнялась.\n"
+    lines = [
+        f"## Инциденты ({c['n_listed']})",
+        "",
+        f"Окно {c['window_hours']} ч от первого комментария; тот же адрес или похожий текст; "
+        f"срок ответа: срочные {c['urgent_hours']} ч, по теме: {c['topic_hours']}, иначе {c['default_hours']} ч. "
+        f"Просрочка — на {c['reference_time']}.",
+        "",
+        f"Инцидентов из {c['min_comments']} и более комментариев: {c['n_listed']}; одиночных: {c['n_single']} "
+        f"(просрочено {c['n_single_overdue']}); без времени: {c['n_without_time']}.",
+        "",
+    ]
+    if c["rows"]:
+        head = [
+            "Тема",
+            "Комментариев",
+            "Первый",
+            "Последний",
+            "Срок ответа",
+            "Просрочен",
+            "Адрес",
+            "Типичный комментарий",
+        ]
+        keys = ["topic", "count", "first", "last", "deadline", "overdue", "address", "typical"]
+        lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        lines += ["| " + " | ".join(_md_cell(r[k]) for k in keys) + " |" for r in c["rows"]]
+    else:
+        lines.append("Инцидентов из нескольких комментариев нет.")
+    return "\n".join(lines) + "\n"
 
 
 def render_html(analytics: StreamAnalytics, *, source: str, model_version: str, taxonomy: Taxonomy) -> str:
@@ -188,12 +289,14 @@ def write_report(
     model_version: str,
     taxonomy: Taxonomy | None = None,
 ) -> Path:
-    """Write report.html and its two PNG charts into out_dir (created if needed); returns the HTML path."""
+    """Write report.html, its two PNG charts and incidents.md into out_dir (created if needed); returns the
+    HTML path."""
     taxonomy = taxonomy or default_taxonomy()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plot_topics(analytics, out / TOPICS_PNG, taxonomy)
     plot_categories(analytics, out / CATEGORIES_PNG, taxonomy)
+    (out / INCIDENTS_MD).write_text(incidents_markdown(analytics, taxonomy), encoding="utf-8")
     page = out / REPORT_HTML
     page.write_text(
         render_html(analytics, source=source, model_version=model_version, taxonomy=taxonomy), encoding="utf-8"

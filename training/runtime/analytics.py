@@ -1,6 +1,6 @@
 """Topic analytics of a classified comment stream: per-day topic counts, category shares, urgent
 comments and topic spikes. Pure functions (no HTTP, no files) shared by the report CLI and /analytics.
-Part of the serving runtime core: numpy, scipy and the standard library only (no pandas).
+Part of the serving runtime core: numpy, scipy and the standard library (no pandas); see the last paragraph.
 
 Days are calendar dates of the timestamp as written (its own wall clock: "2025-01-25T23:30+03:00" counts
 on 25 January), so a stream exported in local time is grouped the way the centre reads it.
@@ -20,6 +20,9 @@ The floor on λ keeps a topic that is usually silent from "spiking" on two comme
 guards keep large topics from spiking on statistically significant but operationally small moves. With
 12 topics × 30 days ≈ 360 tests, α = 0.001 allows about 0.36 false alarms a month under a pure Poisson
 stream before the guards, which remove most of them.
+
+Incidents (complaints about one problem grouped, each with an answer deadline) come from
+training/runtime/incidents, which loads scikit-learn and pymorphy3 only when it first groups.
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ from typing import Any
 import numpy as np
 from scipy.stats import poisson
 
+from training.runtime.incidents import IncidentParams, IncidentReport, group_incidents
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
 MAX_SPAN_DAYS = 3660  # calendar days from the first to the last comment, both included: ten years
+DEFAULT_INCIDENTS = IncidentParams()  # window 72 h; deadlines from the taxonomy
 
 
 class AnalyticsError(ValueError):
@@ -188,6 +193,7 @@ class StreamAnalytics:
     spikes: list[Spike]
     params: SpikeParams
     n_comments: int
+    incidents: IncidentReport | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -217,6 +223,7 @@ class StreamAnalytics:
             },
             "urgent": urgent,
             "spikes": [s.as_dict() for s in self.spikes],
+            "incidents": self.incidents.as_dict(include_texts) if self.incidents else None,
         }
 
 
@@ -370,10 +377,25 @@ def urgent_comments(frame: CommentFrame) -> list[dict[str, Any]]:
     ]
 
 
+def incident_rows(frame: CommentFrame, taxonomy: Taxonomy) -> list[dict[str, Any]]:
+    """The frame as the plain rows group_incidents() takes (any other source builds the same rows)."""
+    return [
+        {"id": i, "text": x, "timestamp": t, "topic": topic, "urgent": u, "action": taxonomy.action_for(c, u)}
+        for i, x, t, topic, u, c in zip(
+            frame.id, frame.text, frame.timestamp, frame.topic, frame.urgent, frame.category, strict=True
+        )
+    ]
+
+
 def analyze(
-    frame: CommentFrame, taxonomy: Taxonomy | None = None, params: SpikeParams = SpikeParams()
+    frame: CommentFrame,
+    taxonomy: Taxonomy | None = None,
+    params: SpikeParams = SpikeParams(),
+    incidents: IncidentParams | None = DEFAULT_INCIDENTS,
+    now: datetime | None = None,
 ) -> StreamAnalytics:
-    """Everything the report and /analytics show, from a frame built by build_frame()."""
+    """Everything the report and /analytics show, from a frame built by build_frame(); `incidents=None` skips
+    the grouping, `now` is what incidents are overdue against (default: the stream's last timestamp)."""
     taxonomy = taxonomy or default_taxonomy()
     if len(frame) == 0:
         raise AnalyticsError("no comments to analyse")
@@ -391,4 +413,5 @@ def analyze(
         spikes=detect_spikes(topic_counts, params),
         params=params,
         n_comments=len(frame),
+        incidents=group_incidents(incident_rows(frame, taxonomy), taxonomy, incidents, now) if incidents else None,
     )

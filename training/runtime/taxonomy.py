@@ -25,6 +25,15 @@ class Topic:
     name_en: str
     description: str
     route: str
+    answer_hours: float | None = None  # the topic's own answer deadline, else the taxonomy's default
+
+
+@dataclass(frozen=True)
+class AnswerDeadlines:
+    """Hours from an incident's first comment to its public answer (taxonomy `answer_deadlines`)."""
+
+    default_hours: float = 24.0
+    urgent_hours: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,7 @@ class Taxonomy:
     category_actions: dict[str, str]
     urgent_action: str
     raw: dict[str, Any]
+    deadlines: AnswerDeadlines = AnswerDeadlines()
 
     @property
     def topic_ids(self) -> tuple[str, ...]:
@@ -84,6 +94,13 @@ class Taxonomy:
                 return category
         return ACTIONABLE
 
+    def answer_hours(self, topic: str, urgent: bool) -> float:
+        """Hours an incident of `topic` has for its answer: urgent first, then the topic's own, then the default."""
+        if urgent:
+            return self.deadlines.urgent_hours
+        own = self._topics_by_id[topic].answer_hours
+        return own if own is not None else self.deadlines.default_hours
+
     def action_for(self, category: str, urgent: bool) -> str:
         return self.urgent_action if urgent else self.category_actions[category]
 
@@ -94,6 +111,27 @@ class Taxonomy:
 def _require(cond: bool, message: str) -> None:
     if not cond:
         raise TaxonomyError(message)
+
+
+MAX_ANSWER_HOURS = 720.0  # 30 days: a longer deadline is a typo, not a policy
+
+
+def _hours(value: Any, where: str) -> float:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and 0 < value <= MAX_ANSWER_HOURS
+    _require(ok, f"taxonomy: {where} must be a number of hours in (0, {MAX_ANSWER_HOURS:g}], got {value!r}")
+    return float(value)
+
+
+def _deadlines(raw: dict[str, Any]) -> AnswerDeadlines:
+    section = raw.get("answer_deadlines", {})
+    _require(isinstance(section, dict), "taxonomy: answer_deadlines must be a mapping")
+    unknown = set(section) - {"default_hours", "urgent_hours"}
+    _require(not unknown, f"taxonomy: answer_deadlines has unknown keys {sorted(unknown)}")
+    defaults = AnswerDeadlines()
+    return AnswerDeadlines(
+        default_hours=_hours(section.get("default_hours", defaults.default_hours), "answer_deadlines.default_hours"),
+        urgent_hours=_hours(section.get("urgent_hours", defaults.urgent_hours), "answer_deadlines.urgent_hours"),
+    )
 
 
 def parse_taxonomy(raw: dict[str, Any]) -> Taxonomy:
@@ -108,6 +146,7 @@ def parse_taxonomy(raw: dict[str, Any]) -> Taxonomy:
             name_en=t["name_en"],
             description=t.get("description", ""),
             route=t["route"],
+            answer_hours=_hours(t["answer_hours"], f"topic {t['id']}: answer_hours") if "answer_hours" in t else None,
         )
         for t in raw["topics"]
     )
@@ -132,6 +171,7 @@ def parse_taxonomy(raw: dict[str, Any]) -> Taxonomy:
         category_actions=category_actions,
         urgent_action=raw["urgent_action"],
         raw=raw,
+        deadlines=_deadlines(raw),
     )
 
 
