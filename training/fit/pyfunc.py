@@ -23,6 +23,12 @@ class TriagePyfunc(PythonModel):
         # The taxonomy travels with the model: a Spark executor has no project checkout to read it from.
         self.taxonomy = load_taxonomy(context.artifacts["taxonomy"])
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The model travels as the model.joblib artifact and load_context restores it; MLflow pickles this
+        # object after predicting with it (signature inference), which otherwise put a second copy (55 MB)
+        # into python_model.pkl, unpickled by every Spark task before load_context loads the artifact again.
+        return {k: v for k, v in self.__dict__.items() if k not in ("model", "taxonomy")}
+
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict | None = None) -> pd.DataFrame:
         if isinstance(model_input, pd.DataFrame):
             texts = model_input["text" if "text" in model_input.columns else model_input.columns[0]]
