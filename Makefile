@@ -68,3 +68,26 @@ retrain: setup
 
 clean:
 	rm -rf $(VENV) mlruns mlflow.db .pytest_cache
+
+# The database tests (marker `db`: feedback and inbox stores on SQLite and a real PostgreSQL) against a
+# throw-away cluster on a free local port (tests/pg_cluster.py); installs Debian's postgresql when its binaries
+# are missing. The end-to-end one trains the session model unless TRIAGE_TEST_MODEL_DIR names a bundle.
+.PHONY: test-pg
+test-pg: setup
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; }
+	$(PY) tests/pg_cluster.py -- $(PY) -m pytest -m db
+
+# Archive scoring on Spark: a CSV or Parquet file of comments -> Parquet with every result field, scored by the
+# logged MLflow model (default: the `champion` alias) through mlflow.pyfunc.spark_udf. Installs pyspark into
+# the venv and Java (scripts/ensure_java.sh) when missing. MASTER=spark://host:7077 runs the same job on a cluster.
+#   make spark-score IN=data/comments.csv OUT=/tmp/scored.parquet [MASTER=local[2]] [MODEL_URI=models:/comment-triage/3]
+MASTER ?= local[*]
+MODEL_URI ?= models:/comment-triage@champion
+SPARK_ARGS ?=
+.PHONY: spark-score
+spark-score: setup
+	@test -n "$(IN)" && test -n "$(OUT)" || { echo "usage: make spark-score IN=comments.csv OUT=scored.parquet [MASTER=local[*]] [MODEL_URI=...] [SPARK_ARGS=--overwrite]"; exit 2; }
+	@$(PY) -c 'import pyspark' 2>/dev/null || $(PY) -m pip install --quiet 'pyspark>=4.3,<5'
+	@bash scripts/ensure_java.sh
+	$(PY) -m training.jobs.spark_score --input '$(IN)' --output '$(OUT)' --master '$(MASTER)' --model-uri '$(MODEL_URI)' $(SPARK_ARGS)
