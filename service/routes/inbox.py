@@ -18,8 +18,9 @@ from service.deps import require_api_key
 from service.schemas import ErrorResponse
 from service.vk_schemas import KINDS, comment_url
 from service.vk_worker import get_worker, inbox_store
-from training.runtime.inbox.store import MAX_LIMIT, InboxDatabaseError, InboxFilter
+from training.runtime.inbox.store import MAX_INCIDENT_ROWS, MAX_LIMIT, InboxDatabaseError, InboxFilter, InboxStore
 from training.runtime.inbox.table import STATUSES
+from training.runtime.incidents import IncidentParams, group_incidents
 from training.runtime.taxonomy import default_taxonomy
 
 router = APIRouter(tags=["inbox"])
@@ -191,6 +192,83 @@ async def list_inbox(request: Request, query: Annotated[InboxQuery, Query()]) ->
     except (SQLAlchemyError, InboxDatabaseError) as exc:
         raise _unavailable(exc) from exc
     return {"total": total, "limit": query.limit, "offset": query.offset, "items": [_item(r) for r in records]}
+
+
+class IncidentQuery(BaseModel):
+    """Which stored comments to group (classified, not deleted) and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: datetime | None = Field(default=None, description="дата комментария не раньше (ISO 8601, UTC)")
+    date_to: datetime | None = Field(default=None, description="дата комментария раньше (ISO 8601, UTC)")
+    group_id: int | None = Field(default=None, description="id сообщества VK")
+    window_hours: float = Field(default=IncidentParams.window_hours, gt=0, le=720, description="окно инцидента, ч")
+    min_comments: int = Field(
+        default=IncidentParams.min_comments, ge=1, le=MAX_INCIDENT_ROWS, description="от скольких"
+    )
+    now: datetime | None = Field(default=None, description="просрочка — на этот момент (по умолчанию: сейчас)")
+
+    @field_validator("date_from", "date_to", "now")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    def filters(self) -> InboxFilter:
+        return InboxFilter(date_from=self.date_from, date_to=self.date_to, group_id=self.group_id)
+
+
+class InboxIncident(BaseModel):
+    id: str
+    topic: str
+    route: str | None
+    n_comments: int
+    comment_ids: list[int] = Field(description="id комментариев во входящих (GET /inbox/{id}), по времени")
+    first: str
+    last: str
+    typical_id: int = Field(description="самый типичный комментарий")
+    typical_text: str
+    address: str | None = Field(description="нормализованные улица и дом, например «ленин 5»")
+    urgent: bool
+    answer_hours: float
+    deadline: str = Field(description="первый комментарий + answer_hours")
+    overdue: bool
+
+
+class InboxIncidents(BaseModel):
+    method: dict[str, Any] = Field(description="правило группировки и его параметры")
+    reference_time: str | None
+    n_comments: int = Field(description="сколько классифицированных комментариев сгруппировано")
+    truncated: bool = Field(description=f"подошло больше {MAX_INCIDENT_ROWS}: взяты самые новые")
+    n_incidents: int
+    n_single: int
+    n_single_overdue: int
+    items: list[InboxIncident] = Field(description="инциденты от min_comments комментариев, крупные сначала")
+
+
+def _incidents(store: InboxStore, query: IncidentQuery) -> dict[str, Any]:
+    rows, truncated = store.incident_rows(query.filters())
+    params = IncidentParams(window_hours=query.window_hours, min_comments=query.min_comments)
+    report = group_incidents(rows, TAXONOMY, params, now=query.now or datetime.now(UTC))
+    out = report.as_dict(include_texts=True)
+    out.pop("n_without_time", None)  # every inbox comment has VK's date
+    return {**out, "n_comments": len(rows), "truncated": truncated}
+
+
+@router.get(
+    "/inbox/incidents",
+    response_model=InboxIncidents,
+    responses=ERRORS,
+    dependencies=[Depends(require_api_key)],
+    summary="Инциденты во входящих: жалобы на одну проблему одним пунктом, со сроком ответа",
+)
+async def inbox_incidents(request: Request, query: Annotated[IncidentQuery, Query()]) -> Any:
+    """The stored, classified comments grouped as POST /analytics groups them (training/runtime/incidents):
+    same topic, within the window, same address or similar text; overdue is judged against `now`."""
+    try:
+        store = inbox_store(request.app)
+        return await run_in_threadpool(_incidents, store, query)
+    except (SQLAlchemyError, InboxDatabaseError) as exc:
+        raise _unavailable(exc) from exc
 
 
 @router.get(

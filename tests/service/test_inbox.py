@@ -266,3 +266,37 @@ def test_inbox_openapi_has_a_russian_example(inbox_api):
     assert "Ленина" in example["items"][0]["text"]
     params = {p["name"] for p in spec["paths"]["/inbox"]["get"]["parameters"]}
     assert {"category", "action", "topic", "urgent", "date_from", "date_to", "group_id", "limit", "offset"} <= params
+
+
+# --------------------------------------------------------------------------------------- GET /inbox/incidents
+def test_inbox_incidents_group_the_yards_complaints(inbox_api, trained_model):
+    """The 40-comment stream of tests/training/test_incidents.py, delivered as VK comments and classified by
+    the real model: the inbox reports the courtyard's 12 complaints as one incident, with inbox ids."""
+    from tests.training.test_incidents import STREAM, YARD_IDS
+
+    client, store = inbox_api
+    results = trained_model.classify([text for _, _, text in STREAM])
+    inbox_ids = {}
+    for n, ((cid, ts, text), r) in enumerate(zip(STREAM, results, strict=True)):
+        recorded = store.record_comment(
+            comment(text, comment_id=1000 + n, date=datetime.fromisoformat(ts)), "wall_reply_new"
+        )
+        assert store.save_result(recorded.inbox_id, 1, r, "test-model")
+        inbox_ids[cid] = recorded.inbox_id
+    r = client.get("/inbox/incidents", params={"now": "2025-01-15T12:00:00+03:00"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["n_comments"] == 40 and body["truncated"] is False
+    largest = body["items"][0]
+    assert largest["n_comments"] == 12 and largest["topic"] == "waste_snow"
+    assert sorted(largest["comment_ids"]) == sorted(inbox_ids[c] for c in YARD_IDS)
+    assert largest["typical_id"] in largest["comment_ids"] and largest["typical_text"]
+    assert largest["overdue"] is True  # first complaint 14.01 07:40 + 24 h < 15.01 12:00
+    assert all(item["n_comments"] < 12 for item in body["items"][1:])
+    # A window of one hour splits the yard's complaints; bad parameters are a 422.
+    narrow = client.get("/inbox/incidents", params={"window_hours": 1, "now": "2025-01-15T12:00:00+03:00"}).json()
+    assert (
+        max((i["n_comments"] for i in narrow["items"]), default=1) < 12 and narrow["n_incidents"] > body["n_incidents"]
+    )
+    assert client.get("/inbox/incidents", params={"window_hours": 0}).status_code == 422
+    assert client.get("/inbox/incidents", params={"bogus": 1}).status_code == 422

@@ -14,6 +14,7 @@ result is saved only for the text version it was computed on.
 
 from __future__ import annotations
 
+import builtins
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +54,7 @@ NEW, EDITED, RESTORED, UNCHANGED, DUPLICATE, DELETED, UNKNOWN_COMMENT = (
 # a late copy of a comment already edited); an edit or a restore replaces it.
 MODE_NEW, MODE_EDIT, MODE_RESTORE = "new", "edit", "restore"
 MAX_LIMIT = 200
+MAX_INCIDENT_ROWS = 20_000  # as many as POST /analytics takes in one request
 
 
 class InboxDatabaseError(RuntimeError):
@@ -356,6 +358,29 @@ class InboxStore:
                 .offset(max(0, offset))
             ).scalars()
             return int(total), [self._record(r) for r in rows]
+
+    def incident_rows(
+        self, f: InboxFilter, limit: int = MAX_INCIDENT_ROWS
+    ) -> tuple[builtins.list[dict[str, Any]], bool]:
+        """The classified, not deleted comments matching `f` as incident rows (training/runtime/incidents:
+        id, text, timestamp, topic, urgent, action), the newest `limit` of them; True when more matched."""
+        with self._session() as s:
+            query = self._filtered(select(InboxRow), f).where(
+                InboxRow.status == CLASSIFIED, InboxRow.deleted.is_(False)
+            )
+            found = list(s.execute(query.order_by(InboxRow.date.desc(), InboxRow.id.desc()).limit(limit + 1)).scalars())
+            rows = [
+                {
+                    "id": r.id,
+                    "text": r.text,
+                    "timestamp": _iso(r.date),
+                    "topic": r.topic,
+                    "urgent": bool(r.urgent),
+                    "action": r.action,
+                }
+                for r in found[:limit]
+            ]
+            return rows, len(found) > limit
 
     def get(self, inbox_id: int) -> dict[str, Any] | None:
         """One record with its edit history (oldest first)."""
