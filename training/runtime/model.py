@@ -8,41 +8,18 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.pipeline import Pipeline
 
 from training.runtime.evidence import Item, LinearEvidence, lexicon_items
 from training.runtime.fast_pipeline import pipeline_matrix
-from training.runtime.fast_tfidf import apply_tfidf, vectorize
 from training.runtime.heads import TOPIC_HEAD
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
-from training.runtime.text.char_ngrams import FastCharNgramTfidf
 from training.runtime.text.normalize import normalize_with_offsets
 
 # The мат lexicon's spans are looked for once the profanity head reaches this score (not only when it fires:
 # the lexicon is a rule, its hits are shown even when the model hesitates). The other moderation flags get
 # evidence only when they fire.
 EVIDENCE_MIN_SCORE = 0.2
-
-
-def _transform(step: Any, X: Any) -> Any:
-    """`step.transform(X)`, with the TF-IDF weighting of the vectorisers done by fast_tfidf.py."""
-    if type(step) is TfidfVectorizer:
-        return vectorize(step, list(X))
-    if isinstance(step, FastCharNgramTfidf) and step._fast():
-        return apply_tfidf(step._counts([str(d) for d in X]), step._tfidf)
-    if isinstance(step, Pipeline):
-        for _, inner in step.steps:
-            X = _transform(inner, X)
-        return X
-    if isinstance(step, FeatureUnion) and not step.transformer_weights:
-        return sparse.hstack([_transform(t, X) for _, t in step.transformer_list], format="csr")
-    # Our own transformers' `transform` is wrapped by scikit-learn's set_output machinery (container
-    # detection on every call); no step of ours is configured to output DataFrames, so call it unwrapped.
-    unwrapped = getattr(type(step).transform, "__wrapped__", None)
-    if unwrapped is not None and getattr(step, "_sklearn_output_config", None) is None:
-        return unwrapped(step, X)
-    return step.transform(X)
 
 
 def pipeline_features(pipeline: Pipeline, texts: list[str]) -> Any:
