@@ -42,7 +42,7 @@ class VkEvent(BaseModel):
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EVENT_EXAMPLE]})
 
-    type: str = Field(min_length=1, max_length=100, description="тип события, например wall_reply_new")
+    type: str = Field(min_length=1, max_length=64, description="тип события, например wall_reply_new")
     group_id: int = Field(description="id сообщества")
     event_id: str | None = Field(default=None, max_length=100, description="уникальный id события (повторы)")
     v: str | None = Field(default=None, max_length=20, description="версия API объекта")

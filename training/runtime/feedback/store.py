@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +18,16 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import sessionmaker
 
 from training.runtime.feedback.rules import TOPIC_KEY, LabelRules, record_columns
-from training.runtime.feedback.table import Base, FeedbackHistoryRow, FeedbackRow, iso_utc, make_engine
+from training.runtime.feedback.table import (
+    NAME_CHARS,
+    Base,
+    FeedbackHistoryRow,
+    FeedbackRow,
+    create_tables,
+    iso_utc,
+    make_engine,
+)
+from training.runtime.store_cache import StoreCache
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 
 EXPORT_SPLIT = "train"  # feedback never lands in the test split
@@ -45,6 +54,25 @@ def spreadsheet_original(cell: str) -> str:
     return cell
 
 
+# PostgreSQL's text cannot hold NUL, and no database driver encodes a lone UTF-16 surrogate: refused up front
+# as a field error (a 4xx), not left to fail inside the database as a 500. SQLite would take NUL; refusing it
+# everywhere keeps the two backends alike.
+UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_problems(fields: dict[str, str]) -> list[tuple[str, str]]:
+    """(field, message) for each value a database cannot store as it is."""
+    out: list[tuple[str, str]] = []
+    for name, value in fields.items():
+        bad = UNSTORABLE_RE.search(value)
+        if bad is not None:
+            where = f"at position {bad.start()}"
+            out.append((name, f"{name} contains a character that cannot be stored (NUL or lone surrogate) {where}"))
+        if name != "text" and len(value) > NAME_CHARS:
+            out.append((name, f"{name} is longer than {NAME_CHARS} characters"))
+    return out
+
+
 class FeedbackDatabaseError(RuntimeError):
     """The feedback database cannot be opened or is not the service's."""
 
@@ -68,7 +96,7 @@ class FeedbackStore:
         try:
             self.engine = make_engine(url)
             if create:
-                Base.metadata.create_all(self.engine)
+                create_tables(self.engine, Base.metadata)
             elif not inspect(self.engine).has_table(FeedbackRow.__tablename__):
                 raise FeedbackDatabaseError(
                     f"the database has no {FeedbackRow.__tablename__!r} table; is it the service's DATABASE_URL?"
@@ -92,7 +120,8 @@ class FeedbackStore:
         """Store the labels (FeedbackError when they break a rule); a history row is written only when text
         or labels actually change."""
         new = self.rules.normalise(labels)
-        problems = self.rules.problems(new)
+        problems = storable_problems({"id": comment_id, "text": text, "moderator": moderator})
+        problems += self.rules.problems(new)
         if problems:
             raise FeedbackError(problems)
         for attempt in range(2):
@@ -208,14 +237,9 @@ class FeedbackStore:
         return buf.getvalue()
 
 
-_stores: dict[str, FeedbackStore] = {}
-_stores_lock = threading.Lock()
+_stores: StoreCache[FeedbackStore] = StoreCache(FeedbackStore)
 
 
 def store_for(url: str) -> FeedbackStore:
     """One store (engine + pool) per URL per process, created on first use."""
-    with _stores_lock:
-        store = _stores.get(url)
-        if store is None:
-            store = _stores[url] = FeedbackStore(url)
-        return store
+    return _stores.get(url)

@@ -15,7 +15,6 @@ result is saved only for the text version it was computed on.
 from __future__ import annotations
 
 import builtins
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from training.runtime.feedback.table import iso_utc, make_engine
+from training.runtime.feedback.table import create_tables, iso_utc, make_engine
 from training.runtime.inbox.table import (
     CLASSIFIED,
     COMMENT_KEY,
@@ -39,6 +38,7 @@ from training.runtime.inbox.table import (
     InboxHistoryRow,
     InboxRow,
 )
+from training.runtime.store_cache import StoreCache
 
 # What recording an event did to the inbox.
 NEW, EDITED, RESTORED, UNCHANGED, DUPLICATE, DELETED, UNKNOWN_COMMENT = (
@@ -78,6 +78,12 @@ class IncomingComment:
     from_id: int | None
     date: datetime
     text: str
+
+    def __post_init__(self) -> None:
+        # PostgreSQL cannot store NUL in text, and a VK comment must never be refused (VK would retry it
+        # forever): NUL becomes U+FFFD, as lone surrogates do before the model sees them.
+        if "\x00" in self.text:
+            object.__setattr__(self, "text", self.text.replace("\x00", "\ufffd"))
 
 
 @dataclass(frozen=True)
@@ -142,7 +148,7 @@ class InboxStore:
         try:
             self.engine = make_engine(url)
             if create:
-                InboxBase.metadata.create_all(self.engine)
+                create_tables(self.engine, InboxBase.metadata)
         except (SQLAlchemyError, ValueError, OSError) as exc:  # OSError: a SQLite directory that cannot be made
             raise InboxDatabaseError(
                 f"cannot open the inbox database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
@@ -447,14 +453,9 @@ class InboxStore:
         }
 
 
-_stores: dict[str, InboxStore] = {}
-_stores_lock = threading.Lock()
+_stores: StoreCache[InboxStore] = StoreCache(InboxStore)
 
 
 def inbox_store_for(url: str) -> InboxStore:
     """One store (engine + pool) per URL per process, created on first use."""
-    with _stores_lock:
-        store = _stores.get(url)
-        if store is None:
-            store = _stores[url] = InboxStore(url)
-        return store
+    return _stores.get(url)
