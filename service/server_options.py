@@ -43,7 +43,13 @@ class TcpConfig(uvicorn.Config):
     With WORKERS > 1 uvicorn binds the socket itself with protocol 0, and asyncio sets TCP_NODELAY only on
     sockets whose protocol is IPPROTO_TCP: every keep-alive answer then waited ~40 ms for the client's
     delayed ACK (Nagle; uvicorn issue #3149). Accepted sockets inherit the listening socket's protocol.
+
+    With `reuse_port` (the forking supervisor) the socket is bound with SO_REUSEPORT and only reserves the
+    port: each worker listens on its own SO_REUSEPORT socket (service/supervisor.py), and the kernel spreads
+    new connections over them.
     """
+
+    reuse_port = False
 
     def bind_socket(self) -> socket.socket:
         if self.uds is not None or self.fd is not None:
@@ -51,6 +57,8 @@ class TcpConfig(uvicorn.Config):
         family = socket.AF_INET6 if self.host and ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if self.reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         try:
             sock.bind((self.host, self.port))
         except OSError as exc:
@@ -69,6 +77,7 @@ def serve(app: str, settings: Settings, preload: bool = False, **kwargs: Any) ->
     config = TcpConfig(app, **kwargs, **uvicorn_options(settings))
     server = uvicorn.Server(config=config)
     if config.workers > 1:
+        config.reuse_port = preload
         sock = config.bind_socket()
         if preload:
             from service.supervisor import ForkingSupervisor

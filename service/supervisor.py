@@ -1,5 +1,8 @@
 """WORKERS > 1: load the model once, then fork the workers, so that they share its memory and start at once.
 
+Each worker listens on its own SO_REUSEPORT socket bound to the master's address, so the kernel spreads the
+connections over the workers.
+
 uvicorn's own supervisor *spawns* each worker: a fresh interpreter that imports scikit-learn and unpickles
 the bundle again (≈ 2.5 s and ≈ 500 MB each, nothing shared). Here the master imports the app and loads the
 bundle the serving pointer names, freezes the garbage collector's view of those objects (`gc.freeze()`: a
@@ -99,7 +102,7 @@ class ForkingSupervisor:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGALRM):
                 signal.signal(sig, signal.SIG_DFL)  # uvicorn installs its own handlers in Server.run
             server = uvicorn.Server(self.config)
-            server.run(sockets=[self.sock])
+            server.run(sockets=[self._own_socket()])
             code = 0 if server.started else 3
         except BaseException:  # a worker must never fall back into the master's loop
             logging.getLogger("uvicorn.error").exception("worker %d failed", os.getpid())
@@ -112,6 +115,19 @@ class ForkingSupervisor:
                 sys.stdout.flush()
                 sys.stderr.flush()
                 os._exit(code)
+
+
+    def _own_socket(self) -> socket.socket:
+        """This worker's listening socket on the master's address (SO_REUSEPORT): the kernel hands each new
+        connection to one worker's socket, spreading them. One shared socket let whichever worker woke first
+        accept a whole burst: 8 keep-alive clients all landed on one worker, the other stayed idle."""
+        address = self.sock.getsockname()
+        own = socket.socket(self.sock.family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        own.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        own.bind(address)
+        self.sock.close()  # the master's stays open: it holds the port while workers come and go
+        return own
 
 
 def _signal(pid: int, sig: int) -> None:
