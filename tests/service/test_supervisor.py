@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.soak_server import established
 from tests.conftest import PROJECT_ROOT, free_port
 
 
@@ -100,6 +101,18 @@ def test_workers_take_the_preloaded_model_and_a_killed_one_is_replaced(two_worke
     assert all(e["load_seconds"] < 1.0 for e in started), started  # no unpickling in the workers
     workers = children(proc.pid)
     assert {e["pid"] for e in started} == workers and len(workers) == 2
+
+    # Keep-alive clients are spread over the workers (each listens on its own SO_REUSEPORT socket): with 16
+    # connections, all of them landing on one worker has a probability of 2 / 2**16.
+    port = int(base.rsplit(":", 1)[1])
+    clients = [httpx.Client(base_url=base, timeout=10) for _ in range(16)]
+    try:
+        assert all(classify_ok(c) for c in clients)
+        held = established(sorted(workers), port)
+        assert all(held[str(pid)] >= 1 for pid in workers), held
+    finally:
+        for c in clients:
+            c.close()
 
     with httpx.Client(base_url=base, timeout=10) as http:
         assert classify_ok(http)
