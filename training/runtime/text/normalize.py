@@ -102,6 +102,14 @@ def replace_lone_surrogates(text: str) -> str:
 
 def _to_pairs(text: str) -> Pairs:
     text = replace_lone_surrogates(text)
+    if unicodedata.is_normalized("NFKC", text):
+        # Every character of an NFKC-normalised text is its own NFKC form: only lower case (which may give
+        # two characters for one), ё and the Latin B rule remain; the common case, one pass without
+        # per-character normalisation.
+        text = _CAPITAL_B_RE.sub("В", text)
+        lowered = text.lower()
+        if len(lowered) == len(text):
+            return [("е" if c == "ё" else c, i) for i, c in enumerate(lowered)]
     pairs: Pairs = []
     for i, ch in enumerate(text):
         if ch == "B" and _cyrillic_neighbour(text, i):
@@ -281,10 +289,11 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
     Used where spans must point into the original comment (the profanity evidence).
     """
     pairs = _to_pairs(text)
+    text = _text(pairs)
     for hint, pattern, repl in _STEPS:
-        text = _text(pairs)
         if hint(text):
             pairs = _sub(pairs, pattern, repl, text)
+            text = _text(pairs)
     pairs = _collapse_spaces(_spread_symbols(pairs))
     return _text(pairs), [idx for _, idx in pairs]
 
