@@ -151,6 +151,11 @@ class MicroBatcher:
 
 async def get_batcher(request: Request) -> MicroBatcher:
     """The app's batcher (a dependency), created on first use in this worker."""
+    return app_batcher(request)
+
+
+def app_batcher(request: Request) -> MicroBatcher:
+    """The app's batcher, created on first use in this worker."""
     batcher = getattr(request.app.state, "batcher", None)
     if batcher is None:
         batcher = request.app.state.batcher = MicroBatcher()

@@ -26,11 +26,12 @@ async def get_holder(request: Request) -> ModelHolder:
 async def get_loaded_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
     loaded = holder.get()
     if loaded is None:
-        raise HTTPException(status_code=503, detail="model not loaded yet")
+        raise HTTPException(status_code=503, detail=MODEL_NOT_LOADED)
     return loaded
 
 
 API_KEY_INVALID = "missing or invalid X-API-Key"
+MODEL_NOT_LOADED = "model not loaded yet"
 ADMIN_DISABLED = "admin endpoints are disabled: set API_KEYS"
 
 
@@ -58,14 +59,14 @@ def admin_key_refusal(given: bytes, settings: Settings) -> tuple[int, str] | Non
     return api_key_refusal(given, settings)
 
 
-def _given_key(request: Request) -> bytes:
+def given_key(request: Request) -> bytes:
     # Starlette decodes header values as latin-1: encoding back gives the bytes the client sent.
     return request.headers.get("x-api-key", "").encode("latin-1")
 
 
 async def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
     """Open when API_KEYS is empty; otherwise a valid X-API-Key header is required (401)."""
-    refusal = api_key_refusal(_given_key(request), settings)
+    refusal = api_key_refusal(given_key(request), settings)
     if refusal is not None:
         raise HTTPException(status_code=refusal[0], detail=refusal[1])
 
@@ -73,7 +74,7 @@ async def require_api_key(request: Request, settings: Annotated[Settings, Depend
 async def require_admin_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
     """Admin endpoints always need a key: refused (403) while API_KEYS is empty, a valid X-API-Key otherwise
     (401). Compared in constant time by api_key_valid."""
-    refusal = admin_key_refusal(_given_key(request), settings)
+    refusal = admin_key_refusal(given_key(request), settings)
     if refusal is not None:
         raise HTTPException(status_code=refusal[0], detail=refusal[1])
 
@@ -83,10 +84,15 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
-async def require_json(request: Request) -> None:
+def check_json(request: Request) -> None:
     """415 unless the body is declared as JSON (checked before the body is validated)."""
     if not _is_json(request.headers.get("content-type")):
         raise HTTPException(status_code=415, detail="Content-Type must be application/json")
+
+
+async def require_json(request: Request) -> None:
+    """`check_json` as a dependency."""
+    check_json(request)
 
 
 async def require_json_if_body(request: Request) -> None:

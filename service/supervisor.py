@@ -116,7 +116,6 @@ class ForkingSupervisor:
                 sys.stderr.flush()
                 os._exit(code)
 
-
     def _own_socket(self) -> socket.socket:
         """This worker's listening socket on the master's address (SO_REUSEPORT): the kernel hands each new
         connection to one worker's socket, spreading them. One shared socket let whichever worker woke first
