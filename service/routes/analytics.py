@@ -26,7 +26,7 @@ from training.runtime.analytics import (
     parse_timestamp,
 )
 from training.runtime.batch import classify_in_chunks
-from training.runtime.incidents import IncidentParams
+from training.runtime.incidents import IncidentError, IncidentParams
 
 MAX_ANALYTICS_COMMENTS = 20_000
 
@@ -244,7 +244,7 @@ def _compute(loaded: LoadedModel, req: AnalyticsRequest) -> dict[str, Any]:
     return summary
 
 
-def _stream_error(exc: AnalyticsError) -> dict[str, Any]:
+def _stream_error(exc: AnalyticsError | IncidentError) -> dict[str, Any]:
     """A problem of the batch as a whole (e.g. a span over MAX_SPAN_DAYS), in pydantic's error shape."""
     return {"loc": ("body", "comments"), "type": "value_error", "msg": str(exc)}
 
@@ -291,5 +291,5 @@ async def analytics(
     check_limits(req, settings)
     try:
         return await run_in_threadpool(_compute, loaded, req)
-    except AnalyticsError as exc:  # the runtime's own checks (the span again): a 422, never a 500
+    except (AnalyticsError, IncidentError) as exc:  # the runtime's own checks (span, calendar): 422, not 500
         raise RequestValidationError([_stream_error(exc)]) from exc

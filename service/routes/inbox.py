@@ -20,7 +20,7 @@ from service.vk_schemas import KINDS, comment_url
 from service.vk_worker import get_worker, inbox_store
 from training.runtime.inbox.store import MAX_INCIDENT_ROWS, MAX_LIMIT, InboxDatabaseError, InboxFilter, InboxStore
 from training.runtime.inbox.table import STATUSES
-from training.runtime.incidents import IncidentParams, group_incidents
+from training.runtime.incidents import IncidentError, IncidentParams, group_incidents
 from training.runtime.taxonomy import default_taxonomy
 
 router = APIRouter(tags=["inbox"])
@@ -39,6 +39,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorResponse, "description": "unknown filter value, a bad date or page"},
     503: {"model": ErrorResponse, "description": "the inbox database is unavailable"},
 }
+
+
+def as_utc(value: datetime | None) -> datetime | None:
+    """A query's time in UTC (a naive one is taken as UTC); one whose UTC instant is outside the calendar
+    (e.g. 0001-01-01T00:00:00+05:00) is a 422, not an overflow later."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time in UTC falls outside the years 1-9999") from None
 
 
 def _choice(field: str, description: str) -> Any:
@@ -73,7 +86,7 @@ class InboxQuery(BaseModel):
     @field_validator("date_from", "date_to")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+        return as_utc(value)
 
     @model_validator(mode="after")
     def _range(self) -> InboxQuery:
@@ -211,7 +224,7 @@ class IncidentQuery(BaseModel):
     @field_validator("date_from", "date_to", "now")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+        return as_utc(value)
 
     def filters(self) -> InboxFilter:
         return InboxFilter(date_from=self.date_from, date_to=self.date_to, group_id=self.group_id)
@@ -269,6 +282,8 @@ async def inbox_incidents(request: Request, query: Annotated[IncidentQuery, Quer
         return await run_in_threadpool(_incidents, store, query)
     except (SQLAlchemyError, InboxDatabaseError) as exc:
         raise _unavailable(exc) from exc
+    except IncidentError as exc:
+        raise HTTPException(status_code=422, detail=str(exc)) from exc
 
 
 @router.get(

@@ -251,3 +251,21 @@ def test_bad_incident_options_are_a_422(api, options, needle):
     r = api.post("/analytics", json=_yard_body(**options))
     assert r.status_code == 422 and needle in r.text, r.text
     assert "error" in r.json()
+
+
+@pytest.mark.parametrize(
+    "timestamps, now",
+    [
+        (["0001-01-01T00:00:00+05:00", "0001-01-01T01:00:00+05:00"], None),  # no UTC instant: was a 500
+        (["9999-12-31T23:00:00-05:00"], None),
+        (["2025-01-01T00:00:00+05:00"], "0001-01-01T00:00:00+05:00"),
+    ],
+)
+def test_times_at_the_calendars_ends_are_a_422(api, timestamps, now):
+    body = {
+        "comments": [{"text": "снег во дворе на Ленина 5 не убран, когда уберут?", "timestamp": t} for t in timestamps]
+    }
+    if now:
+        body["incidents"] = {"now": now}
+    r = api.post("/analytics", json=body)
+    assert r.status_code == 422 and "1-9999" in r.json()["error"]

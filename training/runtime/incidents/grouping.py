@@ -132,7 +132,20 @@ def group_incidents(
     now: datetime | None = None,
 ) -> IncidentReport:
     """Incidents of classified comments: each row has id, text, timestamp, topic, urgent and action (see the
-    module docstring for the rule, the deadline and what happens to rows without a time)."""
+    module docstring for the rule, the deadline and what happens to rows without a time). A time so close to
+    the calendar's ends (years 1 and 9999) that its UTC instant or its deadline does not exist is refused."""
+    try:
+        return _group(rows, taxonomy, params, now)
+    except OverflowError as exc:
+        raise IncidentError("a timestamp or deadline falls outside the years 1-9999 (UTC)") from exc
+
+
+def _group(
+    rows: Sequence[Mapping[str, Any]],
+    taxonomy: Taxonomy | None,
+    params: IncidentParams,
+    now: datetime | None,
+) -> IncidentReport:
     taxonomy = taxonomy or default_taxonomy()
     answering = {taxonomy.category_actions[ACTIONABLE], taxonomy.urgent_action}
     parsed = [_parse_time(r.get("timestamp"), i) for i, r in enumerate(rows)]
