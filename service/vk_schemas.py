@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -37,13 +37,18 @@ EVENT_EXAMPLE: dict[str, Any] = {
 }
 
 
+# VK's ids (negative for communities' own objects) fit in 64 bits; a larger number is a 400, never a database
+# overflow (SQLite and PostgreSQL store 64-bit integers).
+VkId = Annotated[int, Field(ge=-(2**62), le=2**62)]
+
+
 class VkEvent(BaseModel):
     """The envelope of every Callback API event."""
 
     model_config = ConfigDict(extra="allow", json_schema_extra={"examples": [EVENT_EXAMPLE]})
 
     type: str = Field(min_length=1, max_length=64, description="тип события, например wall_reply_new")
-    group_id: int = Field(description="id сообщества")
+    group_id: VkId = Field(description="id сообщества")
     event_id: str | None = Field(default=None, max_length=100, description="уникальный id события (повторы)")
     v: str | None = Field(default=None, max_length=20, description="версия API объекта")
     secret: str | None = Field(default=None, max_length=200, description="секретный ключ из настроек Callback API")
@@ -57,14 +62,14 @@ class _Obj(BaseModel):
 class VkComment(_Obj):
     """A comment object (wall_reply_new and the other comment events)."""
 
-    id: int
-    from_id: int | None = None
+    id: VkId
+    from_id: VkId | None = None
     date: int = Field(ge=0, le=10**10)  # unixtime (VK: seconds)
     text: str = ""
     parents_stack: list[int] = Field(default_factory=list)
     thread: dict[str, Any] | None = None
-    reply_to_user: int | None = None
-    reply_to_comment: int | None = None
+    reply_to_user: VkId | None = None
+    reply_to_comment: VkId | None = None
     attachments: list[dict[str, Any]] | None = None
 
     def target(self) -> tuple[int, int]:
@@ -73,9 +78,9 @@ class VkComment(_Obj):
 
 
 class WallReply(VkComment):
-    post_id: int
+    post_id: VkId
     owner_id: int | None = None  # VK sends both owner_id and post_owner_id for wall comments
-    post_owner_id: int | None = None
+    post_owner_id: VkId | None = None
 
     @model_validator(mode="after")
     def _owner(self) -> WallReply:
@@ -90,81 +95,81 @@ class WallReply(VkComment):
 
 
 class PhotoComment(VkComment):
-    photo_id: int
-    photo_owner_id: int
+    photo_id: VkId
+    photo_owner_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.photo_owner_id, self.photo_id
 
 
 class VideoComment(VkComment):
-    video_id: int
-    video_owner_id: int
+    video_id: VkId
+    video_owner_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.video_owner_id, self.video_id
 
 
 class BoardPost(VkComment):
-    topic_id: int
-    topic_owner_id: int
+    topic_id: VkId
+    topic_owner_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.topic_owner_id, self.topic_id
 
 
 class MarketComment(VkComment):
-    item_id: int
-    market_owner_id: int
+    item_id: VkId
+    market_owner_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.market_owner_id, self.item_id
 
 
 class VkDelete(_Obj):
-    id: int
-    deleter_id: int | None = None
-    user_id: int | None = None
+    id: VkId
+    deleter_id: VkId | None = None
+    user_id: VkId | None = None
 
     def target(self) -> tuple[int, int]:
         raise NotImplementedError
 
 
 class WallReplyDelete(VkDelete):
-    owner_id: int
-    post_id: int
+    owner_id: VkId
+    post_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.owner_id, self.post_id
 
 
 class PhotoCommentDelete(VkDelete):
-    owner_id: int
-    photo_id: int
+    owner_id: VkId
+    photo_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.owner_id, self.photo_id
 
 
 class VideoCommentDelete(VkDelete):
-    owner_id: int
-    video_id: int
+    owner_id: VkId
+    video_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.owner_id, self.video_id
 
 
 class BoardPostDelete(VkDelete):
-    topic_owner_id: int
-    topic_id: int
+    topic_owner_id: VkId
+    topic_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.topic_owner_id, self.topic_id
 
 
 class MarketCommentDelete(VkDelete):
-    owner_id: int
-    item_id: int
+    owner_id: VkId
+    item_id: VkId
 
     def target(self) -> tuple[int, int]:
         return self.owner_id, self.item_id
@@ -238,7 +243,7 @@ class CommentEvent:
 @dataclass(frozen=True)
 class DeleteEvent:
     ref: CommentRef
-    deleter_id: int | None
+    deleter_id: VkId | None
 
 
 def parse_comment_event(event: VkEvent) -> CommentEvent | DeleteEvent | None:

@@ -24,6 +24,7 @@ from training.runtime.incidents import IncidentError, IncidentParams, group_inci
 from training.runtime.taxonomy import default_taxonomy
 
 router = APIRouter(tags=["inbox"])
+MAX_VK_ID = 2**62  # VK's ids fit in 64-bit integers (SQLite and PostgreSQL refuse larger ones: a 422, not a 500)
 TAXONOMY = default_taxonomy()
 CHOICES: dict[str, tuple[str, ...]] = {
     "category": TAXONOMY.categories,
@@ -69,7 +70,7 @@ class InboxQuery(BaseModel):
     urgent: bool | None = Field(default=None, description="только срочные (true) или только несрочные (false)")
     date_from: datetime | None = Field(default=None, description="дата комментария не раньше (ISO 8601, UTC)")
     date_to: datetime | None = Field(default=None, description="дата комментария раньше (ISO 8601, UTC)")
-    group_id: int | None = Field(default=None, description="id сообщества VK")
+    group_id: int | None = Field(default=None, ge=1, le=MAX_VK_ID, description="id сообщества VK")
     kind: str | None = _choice("kind", "где оставлен: стена, фото, видео, обсуждение, товар")
     status: str | None = _choice("status", "pending — ждёт модели, classified, failed, empty — без текста")
     deleted: bool | None = Field(default=None, description="только удалённые (true) или только неудалённые (false)")
@@ -214,7 +215,7 @@ class IncidentQuery(BaseModel):
 
     date_from: datetime | None = Field(default=None, description="дата комментария не раньше (ISO 8601, UTC)")
     date_to: datetime | None = Field(default=None, description="дата комментария раньше (ISO 8601, UTC)")
-    group_id: int | None = Field(default=None, description="id сообщества VK")
+    group_id: int | None = Field(default=None, ge=1, le=MAX_VK_ID, description="id сообщества VK")
     window_hours: float = Field(default=IncidentParams.window_hours, gt=0, le=720, description="окно инцидента, ч")
     min_comments: int = Field(
         default=IncidentParams.min_comments, ge=1, le=MAX_INCIDENT_ROWS, description="от скольких"
@@ -292,7 +293,7 @@ async def inbox_incidents(request: Request, query: Annotated[IncidentQuery, Quer
     dependencies=[Depends(require_api_key)],
     summary="Один входящий комментарий с историей правок",
 )
-async def get_inbox_item(request: Request, inbox_id: Annotated[int, Path(ge=1, le=2**62)]) -> Any:
+async def get_inbox_item(request: Request, inbox_id: Annotated[int, Path(ge=1, le=MAX_VK_ID)]) -> Any:
     try:
         record = await run_in_threadpool(inbox_store(request.app).get, inbox_id)
     except (SQLAlchemyError, InboxDatabaseError) as exc:

@@ -198,6 +198,12 @@ def test_unknown_event_types_get_ok_and_are_counted(vk):
             "malformed",
             "object.id",
         ),
+        (  # beyond 64 bits: the database would overflow (a 500 before)
+            vk_event("wall_reply_new", {**comment_object("wall", 1, QUESTION), "post_id": 2**70}, SECRET),
+            400,
+            "malformed",
+            "object.post_id",
+        ),
     ],
 )
 def test_refused_events_store_nothing(vk, body, status, reason, message):
