@@ -23,7 +23,8 @@ from training.runtime.evidence import (
     LEXICON_WEIGHT,
     segments_by_flag,
 )
-from training.runtime.model import EVIDENCE_MIN_SCORE, pipeline_features
+from training.runtime.fast_pipeline import pipeline_matrix
+from training.runtime.model import EVIDENCE_MIN_SCORE
 from training.runtime.taxonomy import default_taxonomy
 from training.runtime.text.normalize import normalize_with_offsets
 
@@ -159,7 +160,7 @@ def test_token_shares_add_up_to_the_head_log_odds(trained_model, flagged) -> Non
     explainer = trained_model.evidence_model(TAX)
     assert set(explainer.flags) == set(MODEL_FLAGS)
     texts = [t for pairs in flagged.values() for t, _ in pairs]
-    X = pipeline_features(trained_model.pipeline, texts).tocsr()
+    X = pipeline_matrix(trained_model.pipeline, texts).tocsr()
     expected = np.asarray(X @ explainer.weights)
     for i, text in enumerate(texts):
         normalized, _ = normalize_with_offsets(text)
@@ -179,7 +180,7 @@ def test_packed_char_ngrams_equal_the_string_lookups(trained_model, corpus) -> N
         "!!! ... ты",
         "ты идиот " + "!?" * 50,
     ]
-    X = pipeline_features(trained_model.pipeline, texts).tocsr()
+    X = pipeline_matrix(trained_model.pipeline, texts).tocsr()
     for i, text in enumerate(texts):
         normalized, _ = normalize_with_offsets(text)
         row = (X.indices[X.indptr[i] : X.indptr[i + 1]], X.data[X.indptr[i] : X.indptr[i + 1]])

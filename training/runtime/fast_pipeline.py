@@ -21,7 +21,8 @@ from training.runtime.text.char_ngrams import FastCharNgramTfidf
 
 
 def _rows(step: Any, X: Any) -> Rows | None:
-    """`step.transform(X)` as Rows for the TF-IDF steps and unions of them, None for any other step."""
+    """`step.transform(X)` as Rows for the TF-IDF steps, our dense blocks and pipelines or unions of them;
+    None (nothing computed) for any other step."""
     if type(step) is TfidfVectorizer and step.analyzer == "word":
         return word_tfidf_rows(step, list(X))
     if isinstance(step, FastCharNgramTfidf) and step._fast():
@@ -32,28 +33,22 @@ def _rows(step: Any, X: Any) -> Rows | None:
     if isinstance(step, Pipeline):
         for _, inner in step.steps[:-1]:
             X = transform_step(inner, X)
-        last = step.steps[-1][1]
-        return _rows(last, X) if _rows_supported(last) else rows_of(transform_step(last, X))
+        return _rows_or_matrix(step.steps[-1][1], X)
     if isinstance(step, FeatureUnion) and not step.transformer_weights:
-        return hstack_rows([_rows(t, X) or rows_of(transform_step(t, X)) for _, t in step.transformer_list])
+        return hstack_rows([_rows_or_matrix(t, X) for _, t in step.transformer_list])
     return None
 
 
-def _rows_supported(step: Any) -> bool:
-    return (
-        (type(step) is TfidfVectorizer and step.analyzer == "word")
-        or (isinstance(step, FastCharNgramTfidf) and step._fast())
-        or isinstance(step, (Pipeline, FeatureUnion))
-        or hasattr(step, "dense_features")
-    )
+def _rows_or_matrix(step: Any, X: Any) -> Rows:
+    rows = _rows(step, X)
+    return rows if rows is not None else rows_of(transform_step(step, X))
 
 
 def transform_step(step: Any, X: Any) -> Any:
     """One fitted step's transform (a CSR matrix for the sparse blocks)."""
-    if _rows_supported(step) and not (isinstance(step, FeatureUnion) and step.transformer_weights):
-        rows = _rows(step, X)
-        if rows is not None:
-            return rows.to_csr()
+    rows = _rows(step, X)
+    if rows is not None:
+        return rows.to_csr()
     # Our own transformers' `transform` is wrapped by scikit-learn's set_output machinery (container
     # detection on every call); no step of ours is configured to output DataFrames, so call it unwrapped.
     unwrapped = getattr(type(step).transform, "__wrapped__", None)

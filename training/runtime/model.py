@@ -22,19 +22,9 @@ from training.runtime.text.normalize import normalize_with_offsets
 EVIDENCE_MIN_SCORE = 0.2
 
 
-def pipeline_features(pipeline: Pipeline, texts: list[str]) -> Any:
-    """The feature matrix the final step reads, through the very same fitted steps, minus per-call overheads.
-
-    A single comment spent most of its time in scikit-learn's parameter and input validation (twice per
-    TF-IDF step) and in the joblib machinery FeatureUnion uses even when sequential; the steps were fitted
-    and validated at training time.
-    """
-    return pipeline_matrix(pipeline, texts)
-
-
 def pipeline_proba(pipeline: Pipeline, texts: list[str]) -> dict[str, np.ndarray]:
-    """`pipeline.predict_proba` through `pipeline_features`."""
-    return pipeline.steps[-1][1].predict_proba(pipeline_features(pipeline, texts))
+    """`pipeline.predict_proba` through the serving feature path (training/runtime/fast_pipeline.py)."""
+    return pipeline.steps[-1][1].predict_proba(pipeline_matrix(pipeline, texts))
 
 
 @dataclass
@@ -63,7 +53,7 @@ class TriageModel:
         return self._scores_and_features(texts)[0]
 
     def _scores_and_features(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], Any]:
-        X = pipeline_features(self.pipeline, list(texts))
+        X = pipeline_matrix(self.pipeline, list(texts))
         raw = self.pipeline.steps[-1][1].predict_proba(X)
         classes = list(self.pipeline.steps[-1][1].topic_classes_)
         order = [classes.index(t) for t in self.topics]
