@@ -89,6 +89,19 @@ def running_service(
 ):
     """`python -m service` (or `python <argv>`) as a real subprocess on a free loopback port; yields the base
     URL once `ready_path` answers 200."""
+    with running_service_process(env_overrides, log_path, ready_timeout, argv, ready_path) as (_, base):
+        yield base
+
+
+@contextmanager
+def running_service_process(
+    env_overrides: dict[str, str],
+    log_path: Path,
+    ready_timeout: float = 120.0,
+    argv: list[str] | None = None,
+    ready_path: str = "/ready",
+):
+    """`running_service`, yielding (the subprocess, the base URL): for tests that signal or inspect it."""
     import httpx
 
     port = free_port()
@@ -115,7 +128,7 @@ def running_service(
             if time.monotonic() > deadline:
                 pytest.fail(f"server not ready in {ready_timeout:.0f} s: {log_path.read_text()[-2000:]}")
             time.sleep(0.3)
-        yield base
+        yield proc, base
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

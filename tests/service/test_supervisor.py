@@ -9,30 +9,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 
-from bench.soak_server import established
-from tests.conftest import PROJECT_ROOT, free_port
-
-
-def children(pid: int) -> set[int]:
-    out = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            out.add(int(entry))
-    return out
+from bench.soak_server import children, established
+from tests.conftest import running_service_process
 
 
 def model_events(log: str) -> list[dict]:
@@ -55,33 +38,11 @@ def wait_for(predicate, timeout: float, what: str):
 
 @pytest.fixture
 def two_workers(trained_model_dir, tmp_path):
-    port = free_port()
     log_path = tmp_path / "server.log"
-    env = {
-        **os.environ,
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "WORKERS": "2",
-        "API_KEYS": "",
-        "MODEL_DIR": str(trained_model_dir),
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'fb.db'}",
-    }
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "service"], cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    env = {"WORKERS": "2", "MODEL_DIR": str(trained_model_dir), "DATABASE_URL": f"sqlite:///{tmp_path / 'fb.db'}"}
+    with running_service_process(env, log_path) as (proc, base):
         wait_for(lambda: len(model_events(log_path.read_text())) >= 2, 120, "both workers to load a model")
         yield proc, base, log_path
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
 
 
 def classify_ok(http: httpx.Client) -> bool:
@@ -99,7 +60,7 @@ def test_workers_take_the_preloaded_model_and_a_killed_one_is_replaced(two_worke
     started = model_events(log)
     assert {e["trigger"] for e in started} == {"startup"}
     assert all(e["load_seconds"] < 1.0 for e in started), started  # no unpickling in the workers
-    workers = children(proc.pid)
+    workers = set(children(proc.pid))
     assert {e["pid"] for e in started} == workers and len(workers) == 2
 
     # Keep-alive clients are spread over the workers (each listens on its own SO_REUSEPORT socket): with 16
@@ -119,11 +80,12 @@ def test_workers_take_the_preloaded_model_and_a_killed_one_is_replaced(two_worke
         victim = sorted(workers)[0]
         killed_at = time.monotonic()
         os.kill(victim, signal.SIGKILL)
-        replacement = wait_for(
-            lambda: (children(proc.pid) - {victim}) if len(children(proc.pid) - {victim}) == 2 else None,
-            10,
-            "a replacement worker",
-        )
+
+        def two_workers_again() -> set[int] | None:
+            alive = set(children(proc.pid)) - {victim}
+            return alive if len(alive) == 2 else None
+
+        replacement = wait_for(two_workers_again, 10, "a replacement worker")
         new_pid = (replacement - workers).pop()
         wait_for(lambda: any(e["pid"] == new_pid for e in model_events(log_path.read_text())), 10, "its model")
         recovered_after = time.monotonic() - killed_at
@@ -133,4 +95,4 @@ def test_workers_take_the_preloaded_model_and_a_killed_one_is_replaced(two_worke
 
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
-    assert not children(proc.pid)
+    assert not set(children(proc.pid))
