@@ -23,11 +23,16 @@ async def get_holder(request: Request) -> ModelHolder:
     return request.app.state.holder
 
 
-async def get_loaded_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
+def loaded_model(holder: ModelHolder) -> LoadedModel:
+    """The model being served, or a 503 while none is loaded."""
     loaded = holder.get()
     if loaded is None:
         raise HTTPException(status_code=503, detail=MODEL_NOT_LOADED)
     return loaded
+
+
+async def get_loaded_model(holder: Annotated[ModelHolder, Depends(get_holder)]) -> LoadedModel:
+    return loaded_model(holder)
 
 
 API_KEY_INVALID = "missing or invalid X-API-Key"
@@ -64,11 +69,16 @@ def given_key(request: Request) -> bytes:
     return request.headers.get("x-api-key", "").encode("latin-1")
 
 
-async def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
+def check_api_key(request: Request, settings: Settings) -> None:
     """Open when API_KEYS is empty; otherwise a valid X-API-Key header is required (401)."""
     refusal = api_key_refusal(given_key(request), settings)
     if refusal is not None:
         raise HTTPException(status_code=refusal[0], detail=refusal[1])
+
+
+async def require_api_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:
+    """`check_api_key` as a dependency."""
+    check_api_key(request, settings)
 
 
 async def require_admin_key(request: Request, settings: Annotated[Settings, Depends(settings_dep)]) -> None:

@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 
 from service.batcher import MicroBatcher, app_batcher
-from service.deps import MODEL_NOT_LOADED, api_key_refusal, check_json, given_key
+from service.deps import check_api_key, check_json, loaded_model
 from service.limits import batch_size_errors, raise_for, text_size_errors
 from service.model_holder import LoadedModel
 from service.responses import FastJSONResponse
@@ -33,14 +33,9 @@ async def classify_context(request: Request) -> ClassifyContext:
     needs, in ONE dependency: FastAPI's dependency solving costs tens of µs per dependency, and this is the
     hot path (require_api_key, require_json and get_loaded_model give the same answers elsewhere)."""
     settings: Settings = request.app.state.settings
-    refusal = api_key_refusal(given_key(request), settings)
-    if refusal is not None:
-        raise HTTPException(status_code=refusal[0], detail=refusal[1])
+    check_api_key(request, settings)
     check_json(request)
-    loaded = request.app.state.holder.get()
-    if loaded is None:
-        raise HTTPException(status_code=503, detail=MODEL_NOT_LOADED)
-    return ClassifyContext(loaded, settings, app_batcher(request))
+    return ClassifyContext(loaded_model(request.app.state.holder), settings, app_batcher(request))
 
 
 @router.post(
