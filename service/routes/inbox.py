@@ -18,7 +18,14 @@ from service.deps import require_api_key
 from service.schemas import ErrorResponse
 from service.vk_schemas import KINDS, comment_url
 from service.vk_worker import get_worker, inbox_store
-from training.runtime.inbox.store import MAX_INCIDENT_ROWS, MAX_LIMIT, InboxDatabaseError, InboxFilter, InboxStore
+from training.runtime.inbox.store import (
+    MAX_INCIDENT_ROWS,
+    MAX_LIMIT,
+    InboxDatabaseError,
+    InboxFilter,
+    InboxStore,
+    as_utc,
+)
 from training.runtime.inbox.table import STATUSES
 from training.runtime.incidents import IncidentError, IncidentParams, group_incidents
 from training.runtime.taxonomy import default_taxonomy
@@ -42,35 +49,35 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def as_utc(value: datetime | None) -> datetime | None:
-    """A query's time in UTC (a naive one is taken as UTC); one whose UTC instant is outside the calendar
-    (e.g. 0001-01-01T00:00:00+05:00) is a 422, not an overflow later."""
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the time in UTC falls outside the years 1-9999") from None
+class CommentRange(BaseModel):
+    """Which stored comments: their date range (from ≤ date < to, in UTC) and community."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    date_from: datetime | None = Field(default=None, description="дата комментария не раньше (ISO 8601, UTC)")
+    date_to: datetime | None = Field(default=None, description="дата комментария раньше (ISO 8601, UTC)")
+    group_id: int | None = Field(default=None, ge=1, le=MAX_VK_ID, description="id сообщества VK")
+
+    @field_validator("date_from", "date_to")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)  # outside the calendar in UTC: a 422
+
+    def filters(self) -> InboxFilter:
+        return InboxFilter(date_from=self.date_from, date_to=self.date_to, group_id=self.group_id)
 
 
 def _choice(field: str, description: str) -> Any:
     return Field(default=None, description=description, json_schema_extra={"enum": list(CHOICES[field])})
 
 
-class InboxQuery(BaseModel):
+class InboxQuery(CommentRange):
     """The filters of GET /inbox (all optional) and the page."""
-
-    model_config = ConfigDict(extra="forbid")
 
     category: str | None = _choice("category", "основная категория")
     action: str | None = _choice("action", "действие")
     topic: str | None = _choice("topic", "тема")
     urgent: bool | None = Field(default=None, description="только срочные (true) или только несрочные (false)")
-    date_from: datetime | None = Field(default=None, description="дата комментария не раньше (ISO 8601, UTC)")
-    date_to: datetime | None = Field(default=None, description="дата комментария раньше (ISO 8601, UTC)")
-    group_id: int | None = Field(default=None, ge=1, le=MAX_VK_ID, description="id сообщества VK")
     kind: str | None = _choice("kind", "где оставлен: стена, фото, видео, обсуждение, товар")
     status: str | None = _choice("status", "pending — ждёт модели, classified, failed, empty — без текста")
     deleted: bool | None = Field(default=None, description="только удалённые (true) или только неудалённые (false)")
@@ -83,11 +90,6 @@ class InboxQuery(BaseModel):
         if value is not None and value not in CHOICES[info.field_name]:
             raise ValueError(f"unknown {info.field_name} {value!r}; expected one of {list(CHOICES[info.field_name])}")
         return value
-
-    @field_validator("date_from", "date_to")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return as_utc(value)
 
     @model_validator(mode="after")
     def _range(self) -> InboxQuery:
@@ -208,27 +210,19 @@ async def list_inbox(request: Request, query: Annotated[InboxQuery, Query()]) ->
     return {"total": total, "limit": query.limit, "offset": query.offset, "items": [_item(r) for r in records]}
 
 
-class IncidentQuery(BaseModel):
+class IncidentQuery(CommentRange):
     """Which stored comments to group (classified, not deleted) and how."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    date_from: datetime | None = Field(default=None, description="дата комментария не раньше (ISO 8601, UTC)")
-    date_to: datetime | None = Field(default=None, description="дата комментария раньше (ISO 8601, UTC)")
-    group_id: int | None = Field(default=None, ge=1, le=MAX_VK_ID, description="id сообщества VK")
     window_hours: float = Field(default=IncidentParams.window_hours, gt=0, le=720, description="окно инцидента, ч")
     min_comments: int = Field(
         default=IncidentParams.min_comments, ge=1, le=MAX_INCIDENT_ROWS, description="от скольких"
     )
     now: datetime | None = Field(default=None, description="просрочка — на этот момент (по умолчанию: сейчас)")
 
-    @field_validator("date_from", "date_to", "now")
+    @field_validator("now")
     @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return as_utc(value)
-
-    def filters(self) -> InboxFilter:
-        return InboxFilter(date_from=self.date_from, date_to=self.date_to, group_id=self.group_id)
+    def _now_utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
 
 
 class InboxIncident(BaseModel):

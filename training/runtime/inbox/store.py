@@ -116,8 +116,15 @@ class InboxFilter:
     deleted: bool | None = None
 
 
-def _utc(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+def as_utc(ts: datetime) -> datetime:
+    """`ts` in UTC (a naive time is taken as UTC); ValueError when its UTC instant falls outside the calendar
+    (e.g. 0001-01-01T00:00:00+05:00), so that callers can refuse it instead of overflowing later."""
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=UTC)
+    try:
+        return ts.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("the time in UTC falls outside the years 1-9999") from None
 
 
 def _iso(ts: datetime | None) -> str | None:
@@ -201,7 +208,7 @@ class InboxStore:
             values = {
                 **{k: getattr(ref, k) for k in COMMENT_KEY},
                 "from_id": comment.from_id,
-                "date": _utc(comment.date),
+                "date": as_utc(comment.date),
                 "text": comment.text,
                 "version": 1,
                 "last_event_type": event_type,
@@ -346,9 +353,9 @@ class InboxStore:
             if value is not None:
                 query = query.where(getattr(InboxRow, column) == value)
         if f.date_from is not None:
-            query = query.where(InboxRow.date >= _utc(f.date_from))
+            query = query.where(InboxRow.date >= as_utc(f.date_from))
         if f.date_to is not None:
-            query = query.where(InboxRow.date < _utc(f.date_to))
+            query = query.where(InboxRow.date < as_utc(f.date_to))
         return query
 
     def list(self, f: InboxFilter | None = None, limit: int = 50, offset: int = 0) -> tuple[int, list[dict[str, Any]]]:
