@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -27,18 +29,31 @@ def api(trained_model_dir, tmp_path_factory) -> Iterator[TestClient]:
         yield client
 
 
-@pytest.fixture
-def app_factory(trained_model_dir, tmp_path) -> Iterator:
-    """Build clients with other settings; every client is closed (lifespan shut down) after the test."""
+@contextmanager
+def open_clients() -> Iterator[Callable[..., TestClient]]:
+    """`open_client(app, **TestClient kwargs)`: a started client (lifespan run); all are closed at the end."""
     clients: list[TestClient] = []
 
-    def factory(model_dir: Path | None = None, raise_server_exceptions: bool = True, **overrides) -> TestClient:
-        app = make_app(model_dir or trained_model_dir, tmp_path, **overrides)
-        client = TestClient(app, raise_server_exceptions=raise_server_exceptions)
+    def open_client(app: FastAPI, **kwargs: Any) -> TestClient:
+        client = TestClient(app, **kwargs)
         client.__enter__()
         clients.append(client)
         return client
 
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+    try:
+        yield open_client
+    finally:
+        for client in clients:
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture
+def app_factory(trained_model_dir, tmp_path) -> Iterator:
+    """Build clients with other settings; every client is closed (lifespan shut down) after the test."""
+    with open_clients() as open_client:
+
+        def factory(model_dir: Path | None = None, raise_server_exceptions: bool = True, **overrides) -> TestClient:
+            app = make_app(model_dir or trained_model_dir, tmp_path, **overrides)
+            return open_client(app, raise_server_exceptions=raise_server_exceptions)
+
+        yield factory

@@ -26,8 +26,8 @@ import requests
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
 
-from service.app import create_app
 from service.settings import Settings
+from tests.service.conftest import make_app, open_clients
 from training.runtime.taxonomy import PROJECT_ROOT
 
 KEY = "test-key-1"
@@ -392,21 +392,13 @@ def test_d11_require_admin_key_checks_the_key_when_keys_are_set(tmp_path):
 @pytest.fixture
 def modelless(tmp_path) -> Iterator:
     """create_app() without a model (the guards answer before any route needs one)."""
-    clients: list[TestClient] = []
+    (tmp_path / "no-models").mkdir(exist_ok=True)
+    with open_clients() as open_client:
 
-    def factory(**overrides) -> TestClient:
-        (tmp_path / "no-models").mkdir(exist_ok=True)
-        settings = Settings(
-            model_dir=tmp_path / "no-models", database_url=f"sqlite:///{tmp_path / 'fb.db'}", **overrides
-        )
-        client = TestClient(create_app(settings))
-        client.__enter__()
-        clients.append(client)
-        return client
+        def factory(**overrides) -> TestClient:
+            return open_client(make_app(tmp_path / "no-models", tmp_path, **overrides))
 
-    yield factory
-    for client in clients:
-        client.__exit__(None, None, None)
+        yield factory
 
 
 def test_d11_admin_reload_without_keys_is_403_even_cross_site(modelless):
