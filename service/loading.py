@@ -40,15 +40,15 @@ def public_reason(message: str, settings: Settings) -> str:
 
 def prepare_model(app: FastAPI, version: str | None = None, trigger: str = ADMIN) -> LoadedModel:
     """Verify a bundle and smoke-classify it without serving it; raises BundleError. A worker's first load
-    takes the model its master preloaded before forking (service/preload.py) when it is that version."""
+    takes the model its master preloaded before forking (service/preload.py) when it is that version: the
+    master verified and smoke-classified it, so it is not checked again."""
     holder: ModelHolder = app.state.holder
     if trigger == STARTUP:
         preloaded = take_preloaded(holder.model_dir, version)
         if preloaded is not None:
-            _smoke(preloaded.model)
             return preloaded
     # The smoke classification also warms pymorphy and sklearn's lazy state before the model serves.
-    return holder.prepare(version, check=lambda candidate: _smoke(candidate.model))
+    return holder.prepare(version, check=smoke_check)
 
 
 def install_model(app: FastAPI, loaded: LoadedModel, trigger: str, load_seconds: float | None = None) -> LoadedModel:
@@ -109,10 +109,6 @@ def _log(level: int, event: str, version: str | None, previous: str | None, trig
 
 def smoke_check(loaded: LoadedModel) -> None:
     """The check every bundle passes before it serves: one classification of a fixed text."""
-    _smoke(loaded.model)
-
-
-def _smoke(model: Any) -> None:
-    results = model.classify([WARMUP_TEXT])
+    results = loaded.model.classify([WARMUP_TEXT])
     if len(results) != 1 or "category" not in results[0]:
         raise ValueError("classify() did not return one result per text")
