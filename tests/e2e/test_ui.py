@@ -268,7 +268,9 @@ def test_inbox_view(server, browser):
 
     # The other view: the classify form, whose results show mentions as names too (server-rendered).
     page.click("#tab-classify")
-    assert page.locator("#view-classify").is_visible() and page.locator("#view-inbox").is_hidden()
+    # The switch runs on "hashchange", which the browser fires after the click returns: wait for it.
+    expect(page.locator("#view-classify")).to_be_visible()
+    expect(page.locator("#view-inbox")).to_be_hidden()
     page.fill("#comments", INBOX_TEXTS[0])
     page.click("#submit")
     page.wait_for_selector("table#results")
