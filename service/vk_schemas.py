@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from training.runtime.inbox.store import MODE_EDIT, MODE_NEW, MODE_RESTORE, CommentRef, IncomingComment
+from training.runtime.inbox.records import MODE_EDIT, MODE_NEW, MODE_RESTORE, CommentRef, IncomingComment
 
 CONFIRMATION = "confirmation"
 EVENT_EXAMPLE: dict[str, Any] = {

@@ -32,7 +32,8 @@ from service.settings import Settings
 from service.vk_client import VkAnswer, VkClient
 from service.vk_metrics import vk_metrics
 from service.vk_schemas import KINDS
-from training.runtime.inbox.store import InboxStore, PendingComment, inbox_store_for
+from training.runtime.inbox.records import PendingComment
+from training.runtime.inbox.store import InboxStore, inbox_store_for
 from training.runtime.inbox.table import HIDE_DONE, HIDE_FAILED
 from training.runtime.taxonomy import default_taxonomy
 

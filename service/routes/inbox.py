@@ -18,14 +18,8 @@ from service.deps import require_api_key
 from service.schemas import ErrorResponse
 from service.vk_schemas import KINDS, comment_url
 from service.vk_worker import get_worker, inbox_store
-from training.runtime.inbox.store import (
-    MAX_INCIDENT_ROWS,
-    MAX_LIMIT,
-    InboxDatabaseError,
-    InboxFilter,
-    InboxStore,
-    as_utc,
-)
+from training.runtime.inbox.records import InboxFilter, as_utc
+from training.runtime.inbox.store import MAX_INCIDENT_ROWS, MAX_LIMIT, InboxDatabaseError, InboxStore
 from training.runtime.inbox.table import STATUSES
 from training.runtime.incidents import IncidentError, IncidentParams, group_incidents
 from training.runtime.taxonomy import default_taxonomy

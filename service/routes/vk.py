@@ -30,7 +30,8 @@ from service.settings import Settings
 from service.vk_metrics import vk_metrics
 from service.vk_schemas import CONFIRMATION, EVENT_EXAMPLE, CommentEvent, VkEvent, parse_comment_event
 from service.vk_worker import get_worker, inbox_store
-from training.runtime.inbox.store import InboxDatabaseError, Recorded
+from training.runtime.inbox.records import Recorded
+from training.runtime.inbox.store import InboxDatabaseError
 
 router = APIRouter(tags=["vk"])
 log = logging.getLogger("service.vk")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.settings import Settings
-from training.runtime.inbox.store import (
+from training.runtime.inbox.records import (
     DELETED,
     DUPLICATE,
     EDITED,
@@ -25,9 +25,9 @@ from training.runtime.inbox.store import (
     UNKNOWN_COMMENT,
     CommentRef,
     InboxFilter,
-    InboxStore,
     IncomingComment,
 )
+from training.runtime.inbox.store import InboxStore
 from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()

@@ -177,7 +177,7 @@ ORIGINAL = "Нет горячей воды на Ленина 5 с понедел
 def inbox_deliveries(inbox, worker: int) -> list:
     """What one worker receives: VK's retry of the new-comment event (twice: it came back before "ok" got
     through), then an edit of its own."""
-    from training.runtime.inbox.store import MODE_EDIT, CommentRef, IncomingComment
+    from training.runtime.inbox.records import MODE_EDIT, CommentRef, IncomingComment
 
     ref = CommentRef(**INBOX_REF)
     date = datetime(2024, 12, 2, 9, 30, tzinfo=UTC)
@@ -191,7 +191,8 @@ def inbox_deliveries(inbox, worker: int) -> list:
 
 
 def check_inbox(url: str, outcomes: list[str], workers: int) -> None:
-    from training.runtime.inbox.store import DUPLICATE, EDITED, NEW, InboxStore
+    from training.runtime.inbox.records import DUPLICATE, EDITED, NEW
+    from training.runtime.inbox.store import InboxStore
 
     assert sorted(o for o in outcomes if o != EDITED) == sorted([NEW] + [DUPLICATE] * (2 * workers - 1))
     assert outcomes.count(EDITED) == workers

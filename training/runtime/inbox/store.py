@@ -15,7 +15,6 @@ result is saved only for the text version it was computed on.
 from __future__ import annotations
 
 import builtins
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +24,26 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from training.runtime.feedback.table import create_tables, iso_utc, make_engine
+from training.runtime.feedback.table import create_tables, make_engine
+from training.runtime.inbox.records import (
+    DELETED,
+    DUPLICATE,
+    EDITED,
+    MODE_NEW,
+    MODE_RESTORE,
+    NEW,
+    RESTORED,
+    UNCHANGED,
+    UNKNOWN_COMMENT,
+    CommentRef,
+    InboxFilter,
+    IncomingComment,
+    PendingComment,
+    Recorded,
+    as_utc,
+    iso_or_none,
+    record_dict,
+)
 from training.runtime.inbox.table import (
     CLASSIFIED,
     COMMENT_KEY,
@@ -40,95 +58,12 @@ from training.runtime.inbox.table import (
 )
 from training.runtime.store_cache import StoreCache
 
-# What recording an event did to the inbox.
-NEW, EDITED, RESTORED, UNCHANGED, DUPLICATE, DELETED, UNKNOWN_COMMENT = (
-    "new",
-    "edited",
-    "restored",
-    "unchanged",
-    "duplicate",
-    "deleted",
-    "unknown_comment",
-)
-# How an incoming comment relates to what is stored: a new comment never overwrites a stored text (it may be
-# a late copy of a comment already edited); an edit or a restore replaces it.
-MODE_NEW, MODE_EDIT, MODE_RESTORE = "new", "edit", "restore"
 MAX_LIMIT = 200
 MAX_INCIDENT_ROWS = 20_000  # as many as POST /analytics takes in one request
 
 
 class InboxDatabaseError(RuntimeError):
     """The inbox database cannot be opened."""
-
-
-@dataclass(frozen=True)
-class CommentRef:
-    """A comment's identity at its source: community, kind of object, object owner and id, comment id."""
-
-    group_id: int
-    kind: str
-    owner_id: int
-    object_id: int
-    comment_id: int
-
-
-@dataclass(frozen=True)
-class IncomingComment:
-    ref: CommentRef
-    from_id: int | None
-    date: datetime
-    text: str
-
-    def __post_init__(self) -> None:
-        # PostgreSQL cannot store NUL in text, and a VK comment must never be refused (VK would retry it
-        # forever): NUL becomes U+FFFD, as lone surrogates do before the model sees them.
-        if "\x00" in self.text:
-            object.__setattr__(self, "text", self.text.replace("\x00", "\ufffd"))
-
-
-@dataclass(frozen=True)
-class Recorded:
-    outcome: str
-    inbox_id: int | None
-    pending: bool  # the row waits for a classification (tell the worker)
-
-
-@dataclass(frozen=True)
-class PendingComment:
-    id: int
-    version: int
-    text: str
-
-
-@dataclass(frozen=True)
-class InboxFilter:
-    """GET /inbox's filters; None means "any". Dates bound the comment's own date: from ≤ date < to."""
-
-    category: str | None = None
-    action: str | None = None
-    topic: str | None = None
-    urgent: bool | None = None
-    date_from: datetime | None = None
-    date_to: datetime | None = None
-    group_id: int | None = None
-    kind: str | None = None
-    status: str | None = None
-    deleted: bool | None = None
-
-
-def as_utc(ts: datetime) -> datetime:
-    """`ts` in UTC (a naive time is taken as UTC); ValueError when its UTC instant falls outside the calendar
-    (e.g. 0001-01-01T00:00:00+05:00), so that callers can refuse it instead of overflowing later."""
-    if ts.tzinfo is None:
-        return ts.replace(tzinfo=UTC)
-    try:
-        return ts.astimezone(UTC)
-    except OverflowError:
-        raise ValueError("the time in UTC falls outside the years 1-9999") from None
-
-
-def _iso(ts: datetime | None) -> str | None:
-    return None if ts is None else iso_utc(ts)
 
 
 def _insert_ignore(s: Session, table: Table, values: dict[str, Any], keys: tuple[str, ...]) -> bool:
@@ -370,7 +305,7 @@ class InboxStore:
                 .limit(limit)
                 .offset(max(0, offset))
             ).scalars()
-            return int(total), [self._record(r) for r in rows]
+            return int(total), [record_dict(r) for r in rows]
 
     def incident_rows(
         self, f: InboxFilter, limit: int = MAX_INCIDENT_ROWS
@@ -386,7 +321,7 @@ class InboxStore:
                 {
                     "id": r.id,
                     "text": r.text,
-                    "timestamp": _iso(r.date),
+                    "timestamp": iso_or_none(r.date),
                     "topic": r.topic,
                     "urgent": bool(r.urgent),
                     "action": r.action,
@@ -404,10 +339,10 @@ class InboxStore:
             history = s.execute(
                 select(InboxHistoryRow).where(InboxHistoryRow.inbox_id == inbox_id).order_by(InboxHistoryRow.id)
             ).scalars()
-            record = self._record(row)
+            record = record_dict(row)
             record["history"] = [
                 {
-                    "changed_at": _iso(h.changed_at),
+                    "changed_at": iso_or_none(h.changed_at),
                     "event_type": h.event_type,
                     "version": h.version,
                     "old_text": h.old_text,
@@ -421,43 +356,6 @@ class InboxStore:
     def count_events(self) -> int:
         with self._session() as s:
             return int(s.execute(select(func.count()).select_from(InboxEventRow)).scalar_one())
-
-    @staticmethod
-    def _record(r: InboxRow) -> dict[str, Any]:
-        hide = None
-        if r.hide_status is not None:
-            hide = {
-                "status": r.hide_status,
-                "method": r.hide_method,
-                "answer": r.hide_answer,
-                "attempts": r.hide_attempts,
-                "at": _iso(r.hide_at),
-            }
-        return {
-            "id": r.id,
-            **{k: getattr(r, k) for k in COMMENT_KEY},
-            "from_id": r.from_id,
-            "date": _iso(r.date),
-            "text": r.text,
-            "version": r.version,
-            "last_event_type": r.last_event_type,
-            "status": r.status,
-            "error": r.error,
-            "result": r.result,
-            "model_version": r.model_version,
-            "category": r.category,
-            "action": r.action,
-            "topic": r.topic,
-            "urgent": r.urgent,
-            "received_at": _iso(r.received_at),
-            "updated_at": _iso(r.updated_at),
-            "edited_at": _iso(r.edited_at),
-            "classified_at": _iso(r.classified_at),
-            "deleted": r.deleted,
-            "deleted_at": _iso(r.deleted_at),
-            "deleter_id": r.deleter_id,
-            "hide": hide,
-        }
 
 
 _stores: StoreCache[InboxStore] = StoreCache(InboxStore)

@@ -6,7 +6,9 @@
   deletion mark, and the auto-hide decision with VK's answer;
 - ``inbox_events``: every delivered event id (VK retries an event until it hears "ok"): a retry finds its id
   here and changes nothing;
-- ``inbox_history``: the text, result and model version an edit replaced.
+- ``inbox_history``: the text, result and model version an edit replaced;
+- ``inbox_deletions``: a delete that arrived before its comment (VK does not promise the order): the comment
+  is stored deleted when it comes.
 
 Only training/runtime/inbox/store.py queries these tables.
 """
@@ -33,8 +35,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # Row statuses: waiting for a model, classified, classification failed, nothing to classify (no text).
 PENDING, CLASSIFIED, FAILED, EMPTY = "pending", "classified", "failed", "empty"
 STATUSES = (PENDING, CLASSIFIED, FAILED, EMPTY)
-# Auto-hide outcomes: claimed by a worker, hidden through the API, refused or failed (VK's answer is kept).
-HIDE_PENDING, HIDE_DONE, HIDE_FAILED = "pending", "hidden", "failed"
+# Auto-hide states: due (classified for moderation while auto-hide was on), claimed by a worker, hidden
+# through the API, refused or failed (VK's answer is kept).
+HIDE_DUE, HIDE_PENDING, HIDE_DONE, HIDE_FAILED = "due", "pending", "hidden", "failed"
 COMMENT_KEY = ("group_id", "kind", "owner_id", "object_id", "comment_id")
 
 
@@ -106,3 +109,16 @@ class InboxHistoryRow(InboxBase):
     old_text: Mapped[str] = mapped_column(Text)
     old_result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     old_model_version: Mapped[str | None] = mapped_column(String(100), nullable=True)
+
+
+class InboxDeletionRow(InboxBase):
+    __tablename__ = "inbox_deletions"
+
+    group_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    owner_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    object_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    comment_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    deleted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    deleter_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    event_type: Mapped[str] = mapped_column(String(64))
