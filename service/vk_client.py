@@ -91,6 +91,11 @@ class VkClient:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         return min(self.max_backoff_seconds, self.backoff_seconds * 2 ** (attempt - 1))
 
+    def longest_call_seconds(self) -> float:
+        """The longest one `call` can take: every attempt timing out, with every backoff in between."""
+        waits = sum(self.delay(attempt) for attempt in range(1, self.max_attempts))
+        return self.max_attempts * self.timeout + waits
+
     def call(self, method: str, params: dict[str, Any]) -> VkAnswer:
         if not METHOD_RE.match(method):
             raise ValueError(f"invalid VK API method name {method!r}")

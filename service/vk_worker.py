@@ -7,7 +7,10 @@ every `poll_seconds` and whenever woken. Texts are classified through the app's 
 loop, shared with /classify) on the serving model; a result is saved only for the text version it was
 computed on (an edit in between makes the row pending again). Then, with VK_ACCESS_TOKEN and VK_AUTO_HIDE=1,
 a comment whose action is the moderation action is deleted through the API method of its kind, once (the row
-is claimed first, so two workers never both call VK), and the decision and VK's answer are stored.
+is claimed first, so two workers never both call VK), and the decision and VK's answer are stored. The
+decision is stored with the result ("due"), so a restart between the two loses no hide: every drain ends
+by hiding what is due, and a claim a dead process left behind is taken again once it is older than the
+longest a VK call can take (the client's attempts, timeouts and backoff, twice over).
 
 One worker per app and event loop: started on first use and, when the lifespan runs `inbox_worker(app)`, at
 start-up (so rows left pending by a previous run are classified without waiting for the next event).
@@ -20,6 +23,8 @@ import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import orjson
@@ -32,7 +37,6 @@ from service.settings import Settings
 from service.vk_client import VkAnswer, VkClient
 from service.vk_metrics import vk_metrics
 from service.vk_schemas import KINDS
-from training.runtime.inbox.records import PendingComment
 from training.runtime.inbox.store import InboxStore, inbox_store_for
 from training.runtime.inbox.table import HIDE_DONE, HIDE_FAILED
 from training.runtime.taxonomy import default_taxonomy
@@ -94,6 +98,7 @@ class InboxWorker:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wakeup: asyncio.Event | None = None
+        self.open_claims = 0  # hide claims waiting for VK's answer after the last drain
 
     def ensure_running(self) -> None:
         """Start the loop on the running event loop unless it already runs there."""
@@ -126,7 +131,8 @@ class InboxWorker:
             if wakeup.is_set() or dirty:
                 wakeup.clear()
                 try:
-                    dirty = await self.drain() is None
+                    # Look again while no model is loaded, or while a hide claim is open (it may be abandoned).
+                    dirty = await self.drain() is None or self.open_claims > 0
                     last_error = None
                 except Exception as exc:  # the database went away, say: logged once per distinct error
                     dirty = True
@@ -145,12 +151,14 @@ class InboxWorker:
             return None
         store = inbox_store(self.app)
         max_chars = self.app.state.settings.max_text_chars
+        hiding = vk_client(self.app) is not None
         seen: set[tuple[int, int]] = set()
         saved = 0
         while True:
             pending = await to_thread.run_sync(store.pending, self.batch_size)
             batch = [p for p in pending if (p.id, p.version) not in seen]
             if not batch:
+                await self.hide_due(store)
                 return saved
             seen.update((p.id, p.version) for p in batch)
             # Texts over MAX_TEXT_CHARS are classified on their first MAX_TEXT_CHARS characters.
@@ -164,11 +172,13 @@ class InboxWorker:
                 if isinstance(result, BaseException):
                     await to_thread.run_sync(store.save_failure, item.id, item.version, type(result).__name__)
                     continue
-                if await to_thread.run_sync(store.save_result, item.id, item.version, result, loaded.version):
+                hide = hiding and result.get("action") in self.moderate
+                saved_now = await to_thread.run_sync(
+                    partial(store.save_result, item.id, item.version, result, loaded.version, hide=hide)
+                )
+                if saved_now:
                     saved += 1
                     self.app.state.metrics.observe_results([result["category"]])
-                    if result.get("action") in self.moderate:
-                        await self._auto_hide(store, item)
 
     async def _classify(self, model: Any, texts: list[str]) -> list[dict[str, Any] | BaseException]:
         batcher = _batcher(self.app)
@@ -183,12 +193,24 @@ class InboxWorker:
                     out.append(exc)
             return out
 
-    async def _auto_hide(self, store: InboxStore, item: PendingComment) -> None:
+    async def hide_due(self, store: InboxStore) -> None:
+        """Hide every due comment (and take over abandoned claims); a no-op while auto-hide is off."""
         client = vk_client(self.app)
         if client is None:
+            self.open_claims = 0
             return
-        ref = await to_thread.run_sync(store.claim_hide, item.id, item.version)
-        if ref is None:
+        while True:
+            stale_before = datetime.now(UTC) - timedelta(seconds=2 * client.longest_call_seconds())
+            due = await to_thread.run_sync(store.hides_due, stale_before, self.batch_size)
+            if not due:
+                break
+            for inbox_id in due:
+                await self._auto_hide(client, store, inbox_id, stale_before)
+        self.open_claims = await to_thread.run_sync(store.open_hide_claims)
+
+    async def _auto_hide(self, client: VkClient, store: InboxStore, inbox_id: int, stale_before: datetime) -> None:
+        ref = await to_thread.run_sync(store.claim_hide, inbox_id, stale_before)
+        if ref is None:  # another worker took it, or it stopped being due
             return
         kind = KINDS[ref.kind]
         params = kind.delete_params(ref)
@@ -197,20 +219,8 @@ class InboxWorker:
         except Exception as exc:  # never lose the row: store the failure as VK's answer would be
             answer = VkAnswer(kind.delete_method, False, 0, {"error": {"transport": type(exc).__name__}})
         status = HIDE_DONE if answer.ok else HIDE_FAILED
-        await to_thread.run_sync(store.save_hide, item.id, status, kind.delete_method, answer.body, answer.attempts)
+        await to_thread.run_sync(store.save_hide, inbox_id, status, kind.delete_method, answer.body, answer.attempts)
         vk_metrics(self.app).hidden.labels(status).inc()
-        log.info(
-            json.dumps(
-                {
-                    "event": "vk_auto_hide",
-                    "inbox_id": item.id,
-                    "method": kind.delete_method,
-                    "outcome": status,
-                    "attempts": answer.attempts,
-                    "error_code": answer.error_code,
-                }
-            )
-        )
 
 
 def get_worker(app: FastAPI) -> InboxWorker:

@@ -96,7 +96,7 @@ class InboxQuery(CommentRange):
 
 
 class InboxHide(BaseModel):
-    status: str = Field(description="pending, hidden (удалён через API VK) или failed")
+    status: str = Field(description="due (ждёт очереди), pending (идёт запрос к VK), hidden (удалён через API VK) или failed")
     method: str | None = Field(description="метод API VK, например wall.deleteComment")
     answer: dict[str, Any] | None = Field(description="ответ VK как есть (без ключа доступа)")
     attempts: int

@@ -276,7 +276,7 @@
     var prev = document.getElementById("inbox-prev"), next = document.getElementById("inbox-next");
     var inboxKey = document.getElementById("inbox-key");
     var offset = 0, loadedOnce = false;
-    var HIDE = {pending: "скрываю в VK…", hidden: "скрыт в VK", failed: "не удалось скрыть в VK"};
+    var HIDE = {due: "будет скрыт в VK", pending: "скрываю в VK…", hidden: "скрыт в VK", failed: "не удалось скрыть в VK"};
     var STATUS = {pending: "ждёт классификации", failed: "ошибка классификации", empty: "без текста"};
 
     if (keyInput) {

@@ -8,6 +8,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -347,6 +348,34 @@ def test_only_moderated_comments_and_only_when_enabled(hiding, fake_vk, app_fact
     post(off, vk_event("wall_reply_new", comment_object("wall", 91, INSULT), SECRET))
     [row] = [r for r in settled(off, 2) if r["comment_id"] == 91]
     assert row["category"] == "insult_commenter" and row["hide"] is None and fake_vk.calls == []
+
+
+def test_a_hide_left_due_by_a_restart_is_done_by_the_next_drain(hiding, fake_vk):
+    """A process died after storing a moderation result and before calling VK: the next drain hides it."""
+    from service.vk_worker import inbox_store
+    from training.runtime.inbox.records import CommentRef, IncomingComment
+
+    store = inbox_store(hiding.app)
+    ref = CommentRef(GROUP_ID, "wall", OWNER, 321, 95)
+    incoming = IncomingComment(ref, 555, datetime.fromtimestamp(DATE, UTC), INSULT)
+    rec = store.record_comment(incoming, "wall_reply_new", "before-restart")
+    moderated = {"category": "insult_commenter", "action": TAX.category_actions["insult_commenter"], "urgent": False}
+    assert store.save_result(rec.inbox_id, 1, moderated, "m0", hide=True)
+    assert fake_vk.calls_of("wall.deleteComment") == []
+    post(hiding, vk_event("wall_reply_new", comment_object("wall", 96, QUESTION), SECRET))  # wakes the worker
+    row = wait_for(lambda: store.get(rec.inbox_id), lambda r: (r["hide"] or {}).get("status") == "hidden")
+    assert row["hide"]["method"] == "wall.deleteComment"
+    [call] = fake_vk.calls_of("wall.deleteComment")
+    assert call.params["comment_id"] == "95"
+    assert [r["hide"] for r in settled(hiding, 2) if r["comment_id"] == 96] == [None]  # the question stays
+
+
+def test_a_delete_that_comes_first_is_applied_and_nothing_is_hidden(hiding, fake_vk):
+    assert post(hiding, vk_event("wall_reply_delete", wall_reply_delete(97, deleter_id=7), SECRET)).text == "ok"
+    assert post(hiding, vk_event("wall_reply_new", comment_object("wall", 97, INSULT), SECRET)).text == "ok"
+    [row] = settled(hiding)
+    assert row["deleted"] and row["deleter_id"] == 7 and row["category"] == "insult_commenter"
+    assert row["hide"] is None and fake_vk.calls_of("wall.deleteComment") == []  # VK has deleted it already
 
 
 # --------------------------------------------------------------------------------------- the client alone

@@ -9,7 +9,14 @@ Both inserts are "insert, or do nothing on conflict" (SQLite and PostgreSQL: ON 
 backends: a savepoint around the insert), followed by a locking re-read of the row, all in one transaction:
 concurrent deliveries of one event, from threads or processes, serialise on the unique keys and only the first
 one inserts. An edit keeps the replaced text and result in ``inbox_history`` and makes the row pending again; a
-result is saved only for the text version it was computed on.
+result is saved only for the text version it was computed on. VK does not promise the order of events: a
+delete that comes before its comment is kept in ``inbox_deletions`` and the comment is stored deleted.
+
+Auto-hide is a small queue in the row itself, so that a restart loses none: a result saved for moderation
+while auto-hide is on marks the row "due" in the same transaction; a worker claims a due row ("pending",
+once, across workers and processes) before calling VK, and stores VK's answer. A claim that a dead process
+left behind is taken again once it is older than the longest a VK call can take (`stale_before`). An edit
+before the claim clears "due" (the new text gets its own decision).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import builtins
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, func, insert, select, update
+from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -49,9 +56,11 @@ from training.runtime.inbox.table import (
     COMMENT_KEY,
     EMPTY,
     FAILED,
+    HIDE_DUE,
     HIDE_PENDING,
     PENDING,
     InboxBase,
+    InboxDeletionRow,
     InboxEventRow,
     InboxHistoryRow,
     InboxRow,
@@ -157,6 +166,8 @@ class InboxStore:
             row = self._locked(s, ref)
             assert row is not None  # inserted now or before, and rows are never removed
             outcome = NEW if inserted else UNCHANGED
+            if inserted:
+                self._apply_early_delete(s, row, mode)
             if not inserted and mode != MODE_NEW and row.text != comment.text:
                 s.add(
                     InboxHistoryRow(
@@ -172,6 +183,8 @@ class InboxStore:
                 row.text, row.version, row.status, row.edited_at = comment.text, row.version + 1, status, now
                 row.result = row.model_version = row.category = row.action = row.topic = row.error = None
                 row.urgent = row.classified_at = None
+                if row.hide_status == HIDE_DUE:  # not claimed yet: the new text gets its own decision
+                    row.hide_status = None
                 outcome = EDITED
             if not inserted and mode == MODE_RESTORE and row.deleted:
                 row.deleted, row.deleted_at, row.deleter_id = False, None, None
@@ -190,7 +203,9 @@ class InboxStore:
             if not self._claim_event(s, ref.group_id, event_id, event_type, now):
                 return self._seen(s, ref.group_id, event_id or "")
             row = self._locked(s, ref)
-            if row is None:
+            if row is None:  # the comment comes later (or never): keep the delete for it
+                values = {**{k: getattr(ref, k) for k in COMMENT_KEY}, "deleted_at": now, "deleter_id": deleter_id}
+                _insert_ignore(s, InboxDeletionRow.__table__, {**values, "event_type": event_type}, COMMENT_KEY)  # type: ignore[arg-type]
                 return Recorded(UNKNOWN_COMMENT, None, False)
             outcome = UNCHANGED
             if not row.deleted:
@@ -199,6 +214,17 @@ class InboxStore:
             row.last_event_type, row.updated_at = event_type, now
             self._link_event(s, ref.group_id, event_id, row.id)
             return Recorded(outcome, row.id, False)
+
+    @staticmethod
+    def _apply_early_delete(s: Session, row: InboxRow, mode: str) -> None:
+        """A comment just stored whose delete came first is stored deleted; a restore cancels that delete."""
+        key = [getattr(InboxDeletionRow, k) == getattr(row, k) for k in COMMENT_KEY]
+        early = s.execute(select(InboxDeletionRow).where(*key).with_for_update()).scalar_one_or_none()
+        if early is None:
+            return
+        if mode != MODE_RESTORE:
+            row.deleted, row.deleted_at, row.deleter_id = True, early.deleted_at, early.deleter_id
+        s.execute(delete(InboxDeletionRow).where(*key))
 
     # ---------------------------------------------------------------------------------------- classification
     def pending(self, limit: int = 64) -> list[PendingComment]:
@@ -212,7 +238,7 @@ class InboxStore:
             ).all()
             return [PendingComment(r.id, r.version, r.text) for r in rows]
 
-    def _finish(self, inbox_id: int, version: int, **values: Any) -> bool:
+    def _finish(self, inbox_id: int, version: int, hide: bool = False, **values: Any) -> bool:
         now = datetime.now(UTC)
         with self._session.begin() as s:
             done = s.execute(
@@ -220,13 +246,23 @@ class InboxStore:
                 .where(InboxRow.id == inbox_id, InboxRow.version == version, InboxRow.status == PENDING)
                 .values(updated_at=now, classified_at=now, **values)
             )
+            if done.rowcount and hide:  # type: ignore[attr-defined]
+                s.execute(
+                    update(InboxRow)
+                    .where(InboxRow.id == inbox_id, InboxRow.hide_status.is_(None), InboxRow.deleted.is_(False))
+                    .values(hide_status=HIDE_DUE)
+                )
             return bool(done.rowcount)  # type: ignore[attr-defined]
 
-    def save_result(self, inbox_id: int, version: int, result: dict[str, Any], model_version: str) -> bool:
-        """Store the result computed on text `version`; False (nothing written) when the text changed since."""
+    def save_result(
+        self, inbox_id: int, version: int, result: dict[str, Any], model_version: str, *, hide: bool = False
+    ) -> bool:
+        """Store the result computed on text `version`; False (nothing written) when the text changed since.
+        `hide`: the result calls for the auto-hide (on, and a moderation action): the row becomes due."""
         return self._finish(
             inbox_id,
             version,
+            hide,
             status=CLASSIFIED,
             error=None,
             result=result,
@@ -242,19 +278,36 @@ class InboxStore:
         return self._finish(inbox_id, version, status=FAILED, error=error[:300])
 
     # ---------------------------------------------------------------------------------------- auto-hide
-    def claim_hide(self, inbox_id: int, version: int) -> CommentRef | None:
-        """Take the auto-hide of this row (once ever, across workers); None when another one has it, the
-        comment was deleted or its text changed."""
+    @staticmethod
+    def _claimable(stale_before: datetime | None) -> Any:
+        """Due rows, and claims older than `stale_before` (their worker died before storing VK's answer)."""
+        due = InboxRow.hide_status == HIDE_DUE
+        if stale_before is None:
+            return and_(due, InboxRow.deleted.is_(False))
+        stale = and_(InboxRow.hide_status == HIDE_PENDING, InboxRow.hide_at < as_utc(stale_before))
+        return and_(or_(due, stale), InboxRow.deleted.is_(False))
+
+    def hides_due(self, stale_before: datetime | None = None, limit: int = 64) -> builtins.list[int]:
+        """Ids of the rows whose auto-hide is due (or was abandoned before `stale_before`), oldest first."""
+        with self._session() as s:
+            query = select(InboxRow.id).where(self._claimable(stale_before)).order_by(InboxRow.id).limit(limit)
+            return [int(i) for i in s.execute(query).scalars()]
+
+    def open_hide_claims(self) -> int:
+        """Claims still waiting for VK's answer (live ones, or ones a dead worker left behind)."""
+        with self._session() as s:
+            query = select(func.count()).select_from(InboxRow).where(InboxRow.hide_status == HIDE_PENDING)
+            return int(s.execute(query).scalar_one())
+
+    def claim_hide(self, inbox_id: int, stale_before: datetime | None = None) -> CommentRef | None:
+        """Take the auto-hide of a due row (once, across workers); None when it is not due (another worker
+        has it, it was done, the comment was deleted or edited), unless its claim is older than
+        `stale_before`."""
         now = datetime.now(UTC)
         with self._session.begin() as s:
             done = s.execute(
                 update(InboxRow)
-                .where(
-                    InboxRow.id == inbox_id,
-                    InboxRow.version == version,
-                    InboxRow.hide_status.is_(None),
-                    InboxRow.deleted.is_(False),
-                )
+                .where(InboxRow.id == inbox_id, self._claimable(stale_before))
                 .values(hide_status=HIDE_PENDING, hide_at=now, updated_at=now)
             )
             if not done.rowcount:  # type: ignore[attr-defined]
