@@ -96,7 +96,9 @@ class InboxQuery(CommentRange):
 
 
 class InboxHide(BaseModel):
-    status: str = Field(description="due (ждёт очереди), pending (идёт запрос к VK), hidden (удалён через API VK) или failed")
+    status: str = Field(
+        description="due (ждёт очереди), pending (идёт запрос к VK), hidden (удалён через API VK) или failed"
+    )
     method: str | None = Field(description="метод API VK, например wall.deleteComment")
     answer: dict[str, Any] | None = Field(description="ответ VK как есть (без ключа доступа)")
     attempts: int
@@ -230,6 +232,7 @@ class InboxIncident(BaseModel):
     typical_id: int = Field(description="самый типичный комментарий")
     typical_text: str
     address: str | None = Field(description="нормализованные улица и дом, например «ленин 5»")
+    address_text: str | None = Field(description="адрес, как его написал житель, например «ул. Ленина, д. 5»")
     urgent: bool
     answer_hours: float
     deadline: str = Field(description="первый комментарий + answer_hours")

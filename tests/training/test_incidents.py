@@ -140,6 +140,10 @@ def test_same_address_joins_whatever_the_words_and_different_addresses_never():
     report = group_incidents(rows)
     assert _groups(report) == [("a", "b"), ("c", "d")]
     assert [i.address for i in report.incidents] == ["ленин 5", "мир 7"]
+    # As the first comment that named it wrote it, for people; only with the texts (personal data).
+    assert [i.address_text for i in report.incidents] == ["Ленина 5", "Мира 7"]
+    assert report.incidents[0].as_dict(include_texts=True)["address_text"] == "Ленина 5"
+    assert "address_text" not in report.incidents[0].as_dict()
 
 
 def test_similar_text_joins_and_unrelated_text_does_not():

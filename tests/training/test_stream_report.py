@@ -152,7 +152,7 @@ def test_incidents_section_shows_the_rule_and_the_table():
     assert "срочные — 1 ч, свой срок темы (Безопасность и ЧС — 4 ч), иначе 24 ч" in text
     assert "Просрочка — на 16.01.2025 10:00." in text
     assert "одиночных: 1 (просрочено 0); без времени: 0." in text
-    row = "Мусор и снег 3 14.01.2025 08:00 15.01.2025 09:00 15.01.2025 08:00 да ленин 5 <b>Ленина 5</b>: двор"
+    row = "Мусор и снег 3 14.01.2025 08:00 15.01.2025 09:00 15.01.2025 08:00 да Ленина 5 <b>Ленина 5</b>: двор"
     assert row in text and TAX.route_for("waste_snow") in text
     page = _render(_yard_analytics())
     assert "<b>Ленина" not in page and "&lt;b&gt;Ленина 5&lt;/b&gt;" in page and scripts == 0
@@ -164,7 +164,7 @@ def test_incidents_markdown_escapes_and_shortens():
     assert lines[0] == "## Инциденты (1)" and lines[6].startswith("| Тема | Комментариев | Первый |")
     row = lines[8]
     assert row.startswith(
-        "| Мусор и снег | 3 | 14.01.2025 08:00 | 15.01.2025 09:00 | 15.01.2025 08:00 | да | ленин 5 |"
+        "| Мусор и снег | 3 | 14.01.2025 08:00 | 15.01.2025 09:00 | 15.01.2025 08:00 | да | Ленина 5 |"
     )
     assert "&lt;b&gt;Ленина 5&lt;/b&gt;: двор \\| не убран снег" in row and "<b>" not in row
     typical = stream_report.shorten(YARD_TEXT)

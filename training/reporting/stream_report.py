@@ -204,7 +204,7 @@ def _incident_row(incident: Incident, topics: dict[str, str]) -> dict[str, str]:
         "last": _when(incident.last),
         "deadline": _when(incident.deadline) + (" (срочно)" if incident.urgent else ""),
         "overdue": "да" if incident.overdue else "нет",
-        "address": incident.address or "—",
+        "address": incident.address_text or incident.address or "—",
         "typical": shorten(incident.typical_text),
         "route": _text(incident.route),
     }

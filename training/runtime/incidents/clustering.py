@@ -31,6 +31,7 @@ class Place:
 
     street: str | None = None
     key: str | None = None
+    written: str | None = field(default=None, compare=False)  # the address as the comment wrote it
 
     def conflicts(self, other: Place) -> bool:
         if self.key and other.key:

@@ -88,7 +88,9 @@ def _incident_id(topic: str, first_id: Any, first: datetime) -> str:
 
 def _place(text: str) -> Place:
     address = find_address(text)
-    return Place(street=address.street, key=address.key) if address else Place()
+    if address is None:
+        return Place()
+    return Place(street=address.street, key=address.key, written=text[address.start : address.end].strip(" ,.;"))
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class _Row:
     key: datetime
 
 
-def _incident(members: list[_Row], typical: _Row, address: str | None, taxonomy: Taxonomy) -> Incident:
+def _incident(members: list[_Row], typical: _Row, address: Place, taxonomy: Taxonomy) -> Incident:
     """One incident from its rows in time order."""
     first, topic = members[0], members[0].topic
     urgent = any(r.urgent for r in members)
@@ -117,7 +119,8 @@ def _incident(members: list[_Row], typical: _Row, address: str | None, taxonomy:
         last=members[-1].time,
         typical_id=typical.id,
         typical_text=typical.text,
-        address=address,
+        address=address.key,
+        address_text=address.written if address.key else None,
         urgent=urgent,
         answer_hours=hours,
         deadline=first.time + timedelta(hours=hours),
@@ -188,7 +191,7 @@ def _group(
         )
         for members in groups:
             ks = [local[m] for m in members]
-            address = next((places[k].key for k in ks if places[k].key), None)
+            address = next((places[k] for k in ks if places[k].key), Place())  # the first member's that named it
             incident = _incident([eligible[k] for k in ks], eligible[medoid(vectors, ks)], address, taxonomy)
             due = eligible[ks[0]].key + timedelta(hours=incident.answer_hours)
             found.append((replace(incident, overdue=reference is not None and reference > due), due))

@@ -46,7 +46,8 @@ class Incident:
     last: datetime
     typical_id: Any
     typical_text: str | None
-    address: str | None
+    address: str | None  # normalised: what grouping compares ("ленин 5")
+    address_text: str | None  # as the first comment naming it wrote it ("ул. Ленина, д. 5"): personal data
     urgent: bool
     answer_hours: float
     deadline: datetime
@@ -74,6 +75,7 @@ class Incident:
         }
         if include_texts:
             d["typical_text"] = self.typical_text
+            d["address_text"] = self.address_text
         return d
 
 
