@@ -38,6 +38,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=256, help="in-process batch size (default 256)")
     parser.add_argument("--singles", type=int, default=2000, help="in-process single-text calls per side")
     parser.add_argument("--skip-http", action="store_true", help="in-process figures only")
+    parser.add_argument(
+        "--datasets-dir", type=Path, default=None, help="where the public corpora live (default ../shared/datasets)"
+    )
     return parser.parse_args(argv)
 
 
@@ -54,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from bench.report import report
     from bench.wrk import ensure_wrk
 
-    corpus = read_texts()
+    corpus = read_texts(args.datasets_dir)
     print(
         f"in process: {len(corpus.test_texts)} test texts, batches of {args.batch}, {args.singles} single calls "
         "per side, ours against the naive pipeline ...",

@@ -72,6 +72,26 @@ def single_latencies(
     return out
 
 
+def real_texts_figures(
+    sides: dict[str, Callable[[list[str]], object]], texts: list[str], batch: int, singles: int
+) -> dict[str, Any]:
+    """The same measures on real VK comments (after the test split's passes, so both sides are warm)."""
+    warm: dict[str, list[float]] = {name: [] for name in sides}
+    for _ in range(WARM_PASSES):
+        for name, fn in sides.items():
+            warm[name].append(timed_pass(fn, texts, batch))
+    latencies = single_latencies(sides, texts, singles)
+    out: dict[str, Any] = {"n_texts": len(texts)}
+    for name in sides:
+        out[name] = {
+            "warm_cps": max(warm[name]),
+            "single_p50_ms": percentile(latencies[name], 50),
+            "single_p99_ms": percentile(latencies[name], 99),
+        }
+    out["ratio_cps"] = out["ours"]["warm_cps"] / out["naive"]["warm_cps"]
+    return out
+
+
 def in_process(model_dir: Path, corpus: Corpus, batch: int, singles: int) -> dict[str, Any]:
     """Ours and the naive pipeline side by side: cold and warm batched throughput, single-text latency."""
     from training.runtime.bundle import load_bundle
@@ -93,6 +113,7 @@ def in_process(model_dir: Path, corpus: Corpus, batch: int, singles: int) -> dic
             for name, fn in sides.items():
                 warm[name].append(timed_pass(fn, texts, batch))
         latencies = single_latencies(sides, texts, singles)
+        real = real_texts_figures(sides, corpus.real_texts, batch, singles) if corpus.real_texts else None
         cache = lemmatizer.cache_stats() if lemmatizer is not None else {}
     out: dict[str, Any] = {
         "model_version": manifest.get("version"),
@@ -105,6 +126,7 @@ def in_process(model_dir: Path, corpus: Corpus, batch: int, singles: int) -> dic
         "load_s": load_s,
         "naive_fit_s": naive_fit_s,
         "cache": cache,
+        "real": real,
     }
     for name in sides:
         out[name] = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -26,10 +27,28 @@ class Corpus:
     train_texts: list[str]
     train_labels: np.ndarray  # n_train x len(label_names), 0/1
     label_names: tuple[str, ...]
+    real_texts: list[str]  # real VK comments (vk_gov_pages), read in place; empty when the set is absent
 
 
-def read_texts() -> Corpus:
-    """data/comments.csv through training.datasets (reading only: no validation, no fit-time code)."""
+REAL_TEXTS = 2000
+
+
+def read_real_texts(datasets_dir: Path | None) -> list[str]:
+    """The first REAL_TEXTS comments and replies of vk_gov_pages (posts are the page's own announcements),
+    in id order: real traffic, whose share of flagged comments (and so of evidence work) is the real one."""
+    from training.datasets.real_sets import DEFAULT_DATASETS_DIR, RealDataMissing, vk_comments
+
+    try:
+        df = vk_comments(datasets_dir or DEFAULT_DATASETS_DIR)
+    except (RealDataMissing, OSError):
+        return []
+    df = df[df["type"] != "post"].sort_values("id")
+    return df["text"].astype(str).head(REAL_TEXTS).tolist()
+
+
+def read_texts(datasets_dir: Path | None = None) -> Corpus:
+    """data/comments.csv through training.datasets (reading only: no validation, no fit-time code), and the
+    real VK comments when ../shared/datasets (or `datasets_dir`) has them."""
     from training.datasets.corpus import read_corpus, to_typed
     from training.runtime.taxonomy import default_taxonomy
 
@@ -42,6 +61,7 @@ def read_texts() -> Corpus:
         train_texts=train["text"].astype(str).tolist(),
         train_labels=train[list(labels)].to_numpy(dtype=np.int64),
         label_names=labels,
+        real_texts=read_real_texts(datasets_dir),
     )
 
 

@@ -44,6 +44,30 @@ def row(measure: str, ours: str, base: str, rel: str = "", key: str | None = Non
     return (measure, ours, base, rel, TARGETS[key][2] if key else "", verdict(key, value) if key else "")
 
 
+def real_rows(r: dict[str, Any]) -> list[Row]:
+    """The in-process measures on real VK comments, when the set was there."""
+    real = r.get("real")
+    if not real:
+        return [row("In process on real VK comments (vk_gov_pages)", "not run: the set is absent", "—")]
+    o, n, size = real["ours"], real["naive"], f"{real['n_texts']:,} real VK comments"
+    return [
+        row(
+            f"In process, comments/s on {size} (1 core, batches of {r['batch']}, best of warm passes)",
+            fmt(o["warm_cps"]),
+            fmt(n["warm_cps"]),
+            ratio(o["warm_cps"], n["warm_cps"]),
+            "inproc_ratio",
+            real["ratio_cps"],
+        ),
+        row(
+            f"In process, single-comment latency p50 / p99 on {size}, ms",
+            f"{fmt(o['single_p50_ms'], 2)} / {fmt(o['single_p99_ms'], 2)}",
+            f"{fmt(n['single_p50_ms'], 2)} / {fmt(n['single_p99_ms'], 2)}",
+            ratio(o["single_p50_ms"], n["single_p50_ms"]),
+        ),
+    ]
+
+
 def inproc_rows(r: dict[str, Any]) -> list[Row]:
     o, n, cache = r["ours"], r["naive"], r["cache"]
     return [
@@ -207,7 +231,7 @@ def overhead_rows(o: dict[str, float] | None) -> list[Row]:
 
 
 def report(inproc: dict[str, Any], http: dict[str, Any] | None, http_error: str | None, seconds: int) -> str:
-    rows = inproc_rows(inproc) + overhead_rows(inproc.get("overhead"))
+    rows = inproc_rows(inproc) + real_rows(inproc) + overhead_rows(inproc.get("overhead"))
     if http:
         rows += http_rows(http)
     else:
@@ -217,7 +241,9 @@ def report(inproc: dict[str, Any], http: dict[str, Any] | None, http_error: str 
         "",
         f"Written by `make bench` on {datetime.now(UTC).isoformat(timespec='seconds')}; model "
         f"`{inproc['model_version']}`; {os.cpu_count()} CPUs ({cpu_name()}); Python {platform.python_version()}.",
-        f"Texts: the {inproc['n_texts']} test-split comments of data/comments.csv. In process: pinned to one core, "
+        f"Texts: the {inproc['n_texts']} test-split comments of data/comments.csv (HTTP too), and in process also "
+        "the first real VK comments and replies of ../shared/datasets/vk_gov_pages (read in place; flagged "
+        "comments, which get evidence, are rarer there than in our test split). In process: pinned to one core, "
         "OMP/OPENBLAS/MKL threads = 1; ours = `load_bundle` + `TriageModel.classify` (flags, topic, urgency, "
         "decisions, evidence); baseline = the naive pipeline (bench/naive.py: word 1-2-gram + char_wb 2-5-gram "
         f"TF-IDF, one-vs-rest LogisticRegression over {', '.join(inproc['labels'])}; `predict_proba` only), fitted "

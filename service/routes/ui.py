@@ -27,7 +27,7 @@ from service.model_holder import ModelHolder
 from service.settings import Settings
 from service.vk_schemas import KINDS
 from training.runtime.batch import classify_in_chunks, result_columns, result_row
-from training.runtime.evidence import segments_by_flag
+from training.runtime.evidence_spans import segments_by_flag
 from training.runtime.feedback.rules import label_rules
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
 

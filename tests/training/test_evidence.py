@@ -16,7 +16,7 @@ import pytest
 
 from service.schemas import ClassifyResponse, EvidenceSpan
 from training.runtime.batch import result_row
-from training.runtime.evidence import (
+from training.runtime.evidence_spans import (
     EVIDENCE_MAX_SPANS,
     EVIDENCE_MIN_SHARE,
     EVIDENCE_MIN_WEIGHT,

@@ -14,8 +14,9 @@ normalised text, whose characters remember where they came from (`normalize_with
 A token's weight is the sum of its shares (positive and negative), in log-odds units of the flag's head; only
 tokens with a positive sum are evidence. Neighbouring positive tokens joined by a positive feature (a bigram,
 an n-gram across them) merge into one phrase; phrases are ranked by weight and at most EVIDENCE_MAX_SPANS are
-kept: the strongest one, and those weighing at least EVIDENCE_MIN_WEIGHT and EVIDENCE_MIN_SHARE of it (an insult
-repeated 300 times shares its weight between its copies: each weighs little, the first is still shown).
+kept (evidence_spans.py): the strongest one, and those weighing at least EVIDENCE_MIN_WEIGHT and
+EVIDENCE_MIN_SHARE of it (an insult repeated 300 times shares its weight between its copies: each weighs
+little, the first is still shown).
 
 Every block of the shipped pipeline maps to words, so the tokens' shares add up to x·w exactly (a test checks
 it); a block of another kind would be left out. On the flagged comments of data/comments.csv the phrases kept
@@ -38,17 +39,13 @@ import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 
-from training.runtime.taxonomy import default_taxonomy
+from training.runtime.evidence_spans import top_phrases
 from training.runtime.text import char_ngrams, word_vectors
 from training.runtime.text.char_ngrams import FastCharNgramTfidf
 from training.runtime.text.insults import RUDE_WORDS, RudeWordFeatures
 from training.runtime.text.lemmatize import TOKEN_RE, Lemmatizer
 from training.runtime.text.profanity import ProfanityFeatures, ProfanityLexicon
 
-EVIDENCE_MAX_SPANS = 5  # per flag: a moderator reads a few highlights, not a heat map
-EVIDENCE_MIN_WEIGHT = 0.5  # log-odds: below this a phrase barely moves the score
-EVIDENCE_MIN_SHARE = 0.15  # of the strongest phrase's weight: weaker ones are noise beside it
-LEXICON_WEIGHT = 1.0  # weight of a мат span: a rule match of the lexicon, not a share of a head
 # Attributions, over the tokens of all the comments explained together (token ranges are [first, end)):
 Occurrences = tuple[np.ndarray, np.ndarray, np.ndarray]  # feature columns, first token, end token
 Shares = tuple[np.ndarray, np.ndarray, np.ndarray]  # first token, end token, share per flag (rows × flags)
@@ -166,7 +163,7 @@ class LinearEvidence:
             a, b = int(batch.token_base[k]), int(batch.token_base[k + 1])
             for flag in flags:
                 f = self.flags.index(flag)
-                out[i] += _phrases(text, batch.tokens[k], offsets, shares[f][a:b], joins[f][a:b], flag)
+                out[i] += top_phrases(text, batch.tokens[k], offsets, shares[f][a:b], joins[f][a:b], flag)
         return out
 
     def explain(self, text: str, normalized: str, offsets: list[int], row: Row, flags: Sequence[str]) -> list[dict]:
@@ -384,72 +381,3 @@ class LinearEvidence:
         for f in range(contrib.shape[1]):
             links[first[pair[share[pair, f] > 0]], f] = True
         return contrib, links
-
-
-def _phrases(
-    text: str, tokens: list[tuple[int, int, str]], offsets: list[int], share: list[float], link: list[bool], flag: str
-) -> list[dict[str, Any]]:
-    """One flag's top phrases: runs of positive tokens, each joined to the next by a positive feature."""
-    phrases: list[tuple[float, int, int]] = []
-    k = 0
-    while k < len(share):
-        if share[k] <= 0:
-            k += 1
-            continue
-        first, total = k, share[k]
-        while k + 1 < len(share) and share[k + 1] > 0 and link[k]:
-            k += 1
-            total += share[k]
-        phrases.append((total, first, k))
-        k += 1
-    phrases.sort(key=lambda p: (-round(p[0], 9), p[1]))  # equal weights (a repeated insult): in text order
-    floor = max(EVIDENCE_MIN_WEIGHT, EVIDENCE_MIN_SHARE * phrases[0][0]) if phrases else 0.0
-    out = []
-    for rank, (weight, first, last) in enumerate(phrases[:EVIDENCE_MAX_SPANS]):
-        if rank and weight < floor:  # the strongest phrase is kept whatever it weighs: the flag fired
-            break
-        start, end = _original_span(offsets, tokens[first][0], tokens[last][1])
-        out.append({"start": start, "end": end, "text": text[start:end], "flag": flag, "weight": round(weight, 3)})
-    return out
-
-
-def _original_span(offsets: list[int], start: int, end: int) -> tuple[int, int]:
-    """Normalised characters [start, end) as a span of the original text."""
-    first, last = offsets[start], offsets[end - 1]
-    return min(first, last), max(first, last) + 1
-
-
-def lexicon_items(text: str, normalized: str, offsets: list[int], flag: str) -> list[dict[str, Any]]:
-    """The мат lexicon's spans as evidence items (weight LEXICON_WEIGHT: a rule match, see the module docstring)."""
-    items = []
-    for s, e in ProfanityLexicon().find_in_normalized(normalized):
-        start, end = _original_span(offsets, s, e)
-        items.append({"start": start, "end": end, "text": text[start:end], "flag": flag, "weight": LEXICON_WEIGHT})
-    return items
-
-
-def segments_by_flag(
-    text: str, evidence: Sequence[dict[str, Any]], precedence: Sequence[str] | None = None
-) -> list[tuple[str, str | None]]:
-    """The text cut into (piece, flag or None) for the moderation page, so a template can wrap each flagged
-    piece in its own <mark> and escape everything. Where spans of several flags overlap, the flag that comes
-    first in `precedence` (default: the taxonomy's, as for the category) takes the piece; spans are clipped to
-    the text and empty ones are ignored. Joining the pieces gives the text back."""
-    order = list(precedence if precedence is not None else default_taxonomy().precedence)
-    spans = []
-    for item in evidence:
-        start, end = max(0, int(item["start"])), min(len(text), int(item["end"]))
-        flag = item.get("flag")
-        if start < end and flag is not None:
-            rank = order.index(flag) if flag in order else len(order)
-            spans.append((start, end, rank, str(flag)))
-    cuts = sorted({0, len(text), *(s for s, *_ in spans), *(e for _, e, *_ in spans)})
-    out: list[tuple[str, str | None]] = []
-    for a, b in zip(cuts, cuts[1:], strict=False):
-        covering = [(rank, flag) for s, e, rank, flag in spans if s <= a and b <= e]
-        flag = min(covering)[1] if covering else None
-        if out and out[-1][1] == flag:
-            out[-1] = (out[-1][0] + text[a:b], flag)
-        else:
-            out.append((text[a:b], flag))
-    return out

@@ -10,7 +10,8 @@ import numpy as np
 from scipy import sparse
 from sklearn.pipeline import Pipeline
 
-from training.runtime.evidence import Item, LinearEvidence, lexicon_items
+from training.runtime.evidence import Item, LinearEvidence
+from training.runtime.evidence_spans import lexicon_items
 from training.runtime.fast_pipeline import pipeline_matrix
 from training.runtime.heads import TOPIC_HEAD
 from training.runtime.taxonomy import Taxonomy, default_taxonomy
