@@ -17,16 +17,10 @@ from service.limits import raise_for, text_size_errors
 from service.model_holder import LoadedModel
 from service.schemas import Comment, error_responses
 from service.settings import Settings
-from training.runtime.analytics import (
-    AnalyticsError,
-    SpikeParams,
-    analyze,
-    build_frame,
-    check_span,
-    parse_timestamp,
-)
+from training.runtime.analytics import AnalyticsError, analyze, build_frame, check_span, parse_timestamp
 from training.runtime.batch import classify_in_chunks
 from training.runtime.incidents import IncidentError, IncidentParams
+from training.runtime.spikes import SpikeParams
 
 MAX_ANALYTICS_COMMENTS = 20_000
 

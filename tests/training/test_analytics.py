@@ -21,15 +21,13 @@ from training.runtime.analytics import (
     AnalyticsError,
     CommentFrame,
     CountTable,
-    SpikeParams,
     analyze,
     build_frame,
     daily_counts,
-    detect_spikes,
     parse_timestamps,
-    spikes_in_series,
 )
 from training.runtime.incidents import IncidentParams
+from training.runtime.spikes import SpikeParams, detect_spikes, spikes_in_series
 from training.runtime.taxonomy import default_taxonomy
 
 TAX = default_taxonomy()
