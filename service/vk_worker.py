@@ -201,15 +201,15 @@ class InboxWorker:
             return
         while True:
             stale_before = datetime.now(UTC) - timedelta(seconds=2 * client.longest_call_seconds())
-            due = await to_thread.run_sync(store.hides_due, stale_before, self.batch_size)
+            due = await to_thread.run_sync(store.hides.due, stale_before, self.batch_size)
             if not due:
                 break
             for inbox_id in due:
                 await self._auto_hide(client, store, inbox_id, stale_before)
-        self.open_claims = await to_thread.run_sync(store.open_hide_claims)
+        self.open_claims = await to_thread.run_sync(store.hides.open_claims)
 
     async def _auto_hide(self, client: VkClient, store: InboxStore, inbox_id: int, stale_before: datetime) -> None:
-        ref = await to_thread.run_sync(store.claim_hide, inbox_id, stale_before)
+        ref = await to_thread.run_sync(store.hides.claim, inbox_id, stale_before)
         if ref is None:  # another worker took it, or it stopped being due
             return
         kind = KINDS[ref.kind]
@@ -219,7 +219,7 @@ class InboxWorker:
         except Exception as exc:  # never lose the row: store the failure as VK's answer would be
             answer = VkAnswer(kind.delete_method, False, 0, {"error": {"transport": type(exc).__name__}})
         status = HIDE_DONE if answer.ok else HIDE_FAILED
-        await to_thread.run_sync(store.save_hide, inbox_id, status, kind.delete_method, answer.body, answer.attempts)
+        await to_thread.run_sync(store.hides.save, inbox_id, status, kind.delete_method, answer.body, answer.attempts)
         vk_metrics(self.app).hidden.labels(status).inc()
 
 

@@ -127,7 +127,7 @@ def test_delete_marks_and_restore_unmarks(store):
     assert store.record_delete(ref(999), "wall_reply_delete", "e3").outcome == UNKNOWN_COMMENT
     [pending] = store.pending()
     assert store.save_result(pending.id, 1, result("insult_commenter"), "m1", hide=True)
-    assert store.hides_due() == [] and store.claim_hide(rec.inbox_id) is None  # a deleted comment is never hidden
+    assert store.hides.due() == [] and store.hides.claim(rec.inbox_id) is None  # a deleted comment is never hidden
     restored = store.record_comment(comment("Спасибо!"), "wall_reply_restore", "e4", MODE_RESTORE)
     assert restored.outcome == RESTORED and not store.get(rec.inbox_id)["deleted"]
 
@@ -140,44 +140,44 @@ def test_empty_text_is_stored_but_not_queued(store):
 
 def test_the_hide_is_claimed_once_and_its_answer_kept(store):
     rec = store.record_comment(comment("ты тупой"), "wall_reply_new", "e1")
-    assert store.claim_hide(rec.inbox_id) is None  # not classified yet: nothing is due
+    assert store.hides.claim(rec.inbox_id) is None  # not classified yet: nothing is due
     assert store.save_result(rec.inbox_id, 1, result("insult_commenter"), "m1", hide=True)
-    assert store.hides_due() == [rec.inbox_id] and store.get(rec.inbox_id)["hide"]["status"] == "due"
-    claims = run_together(4, lambda _: store.claim_hide(rec.inbox_id))
+    assert store.hides.due() == [rec.inbox_id] and store.get(rec.inbox_id)["hide"]["status"] == "due"
+    claims = run_together(4, lambda _: store.hides.claim(rec.inbox_id))
     assert [c for c in claims if c is not None] == [ref()]
-    assert store.hides_due() == [] and store.open_hide_claims() == 1
-    store.save_hide(rec.inbox_id, "hidden", "wall.deleteComment", {"response": 1}, 2)
+    assert store.hides.due() == [] and store.hides.open_claims() == 1
+    store.hides.save(rec.inbox_id, "hidden", "wall.deleteComment", {"response": 1}, 2)
     hide = store.get(rec.inbox_id)["hide"]
     assert hide["status"] == "hidden" and hide["answer"] == {"response": 1} and hide["attempts"] == 2
-    assert store.open_hide_claims() == 0 and store.claim_hide(rec.inbox_id, datetime.now(UTC) + timedelta(1)) is None
+    assert store.hides.open_claims() == 0 and store.hides.claim(rec.inbox_id, datetime.now(UTC) + timedelta(1)) is None
 
 
 def test_a_result_without_the_hide_is_never_due(store):
     rec = store.record_comment(comment("ты тупой"), "wall_reply_new", "e1")
     assert store.save_result(rec.inbox_id, 1, result("insult_commenter"), "m1")  # auto-hide off
-    assert store.hides_due() == [] and store.get(rec.inbox_id)["hide"] is None
+    assert store.hides.due() == [] and store.get(rec.inbox_id)["hide"] is None
 
 
 def test_a_claim_left_by_a_dead_worker_is_taken_again_once_stale(store):
     rec = store.record_comment(comment("ты тупой"), "wall_reply_new", "e1")
     store.save_result(rec.inbox_id, 1, result("insult_commenter"), "m1", hide=True)
-    assert store.claim_hide(rec.inbox_id) == ref()  # ... and the worker dies before VK answers
+    assert store.hides.claim(rec.inbox_id) == ref()  # ... and the worker dies before VK answers
     an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
-    assert store.hides_due(an_hour_ago) == [] and store.claim_hide(rec.inbox_id, an_hour_ago) is None
+    assert store.hides.due(an_hour_ago) == [] and store.hides.claim(rec.inbox_id, an_hour_ago) is None
     time.sleep(0.01)
     later = datetime.now(UTC)  # as if the claim were now older than the longest VK call
-    assert store.hides_due(later) == [rec.inbox_id]
+    assert store.hides.due(later) == [rec.inbox_id]
     # Workers racing for it: one takes it, and its fresh claim is not stale for the others.
-    assert [c for c in run_together(3, lambda _: store.claim_hide(rec.inbox_id, later)) if c] == [ref()]
+    assert [c for c in run_together(3, lambda _: store.hides.claim(rec.inbox_id, later)) if c] == [ref()]
 
 
 def test_an_edit_before_the_claim_cancels_the_due_hide(store):
     rec = store.record_comment(comment("ты тупой"), "wall_reply_new", "e1")
     store.save_result(rec.inbox_id, 1, result("insult_commenter"), "m1", hide=True)
     store.record_comment(comment("Извините, погорячился. Когда уберут снег?"), "wall_reply_edit", "e2", MODE_EDIT)
-    assert store.hides_due() == [] and store.get(rec.inbox_id)["hide"] is None
+    assert store.hides.due() == [] and store.get(rec.inbox_id)["hide"] is None
     assert store.save_result(rec.inbox_id, 2, result(TAX.categories[-1], "waste_snow"), "m1")
-    assert store.hides_due() == []
+    assert store.hides.due() == []
 
 
 def test_a_delete_that_comes_before_its_comment_is_kept_for_it(store):

@@ -12,11 +12,8 @@ one inserts. An edit keeps the replaced text and result in ``inbox_history`` and
 result is saved only for the text version it was computed on. VK does not promise the order of events: a
 delete that comes before its comment is kept in ``inbox_deletions`` and the comment is stored deleted.
 
-Auto-hide is a small queue in the row itself, so that a restart loses none: a result saved for moderation
-while auto-hide is on marks the row "due" in the same transaction; a worker claims a due row ("pending",
-once, across workers and processes) before calling VK, and stores VK's answer. A claim that a dead process
-left behind is taken again once it is older than the longest a VK call can take (`stale_before`). An edit
-before the claim clears "due" (the new text gets its own decision).
+The auto-hide queue lives in the same rows (hide_queue.py, `InboxStore.hides`): saving a result for
+moderation marks the row due, and an edit before the claim clears that.
 """
 
 from __future__ import annotations
@@ -25,13 +22,14 @@ import builtins
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, Table, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Select, Table, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from training.runtime.feedback.table import create_tables, make_engine
+from training.runtime.inbox.hide_queue import HideQueue
 from training.runtime.inbox.records import (
     DELETED,
     DUPLICATE,
@@ -57,7 +55,6 @@ from training.runtime.inbox.table import (
     EMPTY,
     FAILED,
     HIDE_DUE,
-    HIDE_PENDING,
     PENDING,
     InboxBase,
     InboxDeletionRow,
@@ -105,6 +102,7 @@ class InboxStore:
                 f"cannot open the inbox database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
             ) from exc
         self._session = sessionmaker(self.engine, expire_on_commit=False)
+        self.hides = HideQueue(self._session)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -276,62 +274,6 @@ class InboxStore:
     def save_failure(self, inbox_id: int, version: int, error: str) -> bool:
         """The model could not classify this text (kept as failed until the next edit)."""
         return self._finish(inbox_id, version, status=FAILED, error=error[:300])
-
-    # ---------------------------------------------------------------------------------------- auto-hide
-    @staticmethod
-    def _claimable(stale_before: datetime | None) -> Any:
-        """Due rows, and claims older than `stale_before` (their worker died before storing VK's answer)."""
-        due = InboxRow.hide_status == HIDE_DUE
-        if stale_before is None:
-            return and_(due, InboxRow.deleted.is_(False))
-        stale = and_(InboxRow.hide_status == HIDE_PENDING, InboxRow.hide_at < as_utc(stale_before))
-        return and_(or_(due, stale), InboxRow.deleted.is_(False))
-
-    def hides_due(self, stale_before: datetime | None = None, limit: int = 64) -> builtins.list[int]:
-        """Ids of the rows whose auto-hide is due (or was abandoned before `stale_before`), oldest first."""
-        with self._session() as s:
-            query = select(InboxRow.id).where(self._claimable(stale_before)).order_by(InboxRow.id).limit(limit)
-            return [int(i) for i in s.execute(query).scalars()]
-
-    def open_hide_claims(self) -> int:
-        """Claims still waiting for VK's answer (live ones, or ones a dead worker left behind)."""
-        with self._session() as s:
-            query = select(func.count()).select_from(InboxRow).where(InboxRow.hide_status == HIDE_PENDING)
-            return int(s.execute(query).scalar_one())
-
-    def claim_hide(self, inbox_id: int, stale_before: datetime | None = None) -> CommentRef | None:
-        """Take the auto-hide of a due row (once, across workers); None when it is not due (another worker
-        has it, it was done, the comment was deleted or edited), unless its claim is older than
-        `stale_before`."""
-        now = datetime.now(UTC)
-        with self._session.begin() as s:
-            done = s.execute(
-                update(InboxRow)
-                .where(InboxRow.id == inbox_id, self._claimable(stale_before))
-                .values(hide_status=HIDE_PENDING, hide_at=now, updated_at=now)
-            )
-            if not done.rowcount:  # type: ignore[attr-defined]
-                return None
-            row = s.get(InboxRow, inbox_id)
-            assert row is not None
-            return CommentRef(*(getattr(row, k) for k in COMMENT_KEY))
-
-    def save_hide(self, inbox_id: int, status: str, method: str, answer: dict[str, Any], attempts: int) -> None:
-        """The auto-hide decision's outcome and VK's (last) answer."""
-        now = datetime.now(UTC)
-        with self._session.begin() as s:
-            s.execute(
-                update(InboxRow)
-                .where(InboxRow.id == inbox_id)
-                .values(
-                    hide_status=status,
-                    hide_method=method,
-                    hide_answer=answer,
-                    hide_attempts=attempts,
-                    hide_at=now,
-                    updated_at=now,
-                )
-            )
 
     # ---------------------------------------------------------------------------------------- reading
     @staticmethod
