@@ -198,6 +198,18 @@ def test_adding_mat_sets_profanity(classify, insert: str, text: str) -> None:
     assert r["evidence"], "a profane comment must carry evidence spans"
 
 
+@pytest.mark.parametrize("insert", MAT_INSERTS)
+def test_a_soft_hyphen_inside_mat_does_not_hide_it(classify, insert: str) -> None:
+    """U+00AD is invisible on the page: "ху\u00adй" reads as "хуй" and must be flagged as such."""
+    word = insert.split(",")[0].split()[0]
+    hidden = (
+        insert.replace(word, word[:2] + "\u00ad" + word[2:]) + CLEAN_COMPLAINTS[0][0].lower() + CLEAN_COMPLAINTS[0][1:]
+    )
+    (r,) = classify([hidden])
+    assert r["category"] == TAX.lexicon_flag, f"{hidden!r}: {r['category']} {r['scores']}"
+    assert any("\u00ad" in e["text"] for e in r["evidence"])  # the span covers the word as written
+
+
 @pytest.mark.parametrize("insult,text", _params(INSULT_CASES, KNOWN_INSULT_MISSES, 0, "insult"))
 def test_adding_insult_sets_insult_commenter(classify, insult: str, text: str) -> None:
     (r,) = classify([insult + text])

@@ -276,6 +276,31 @@ def test_fast_path_equals_offset_path_on_the_corpus(corpus) -> None:
     assert not differing, differing[:5]
 
 
+def test_fast_path_equals_offset_path_for_every_latin_and_cyrillic_character() -> None:
+    """Each character of U+0000-U+04FF inside a word and between words: the fast path skipped the
+    per-character pass for these blocks, so the soft hyphen, "©", "®", "°" and Cyrillic combining marks
+    reached the model unchanged while the evidence path removed or spaced them."""
+    differing = []
+    for code in range(0x500):
+        ch = chr(code)
+        for text in (f"сло{ch}во", f"a{ch}b", f"дом {ch} 5"):
+            if normalize_text(text) != normalize_with_offsets(text)[0]:
+                differing.append((hex(code), text))
+    assert not differing, differing[:10]
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("иди на ху\u00adй", "иди на хуй"),  # a soft hyphen is invisible on the page
+        ("ду\u00adрак и иди\u00adот", "дурак и идиот"),
+        ("то\u0483т", "тот"),  # a Cyrillic combining mark (titlo)
+    ],
+)
+def test_invisible_and_combining_marks_inside_words_are_removed(raw: str, expected: str) -> None:
+    assert normalize_text(raw) == expected and normalize_with_offsets(raw)[0] == expected
+
+
 # --- D2: every pattern matches in linear time ----------------------------------------------------------------
 
 # (prefix that wakes the step up, unit repeated): the runs that made a pattern rescan the rest of the run from

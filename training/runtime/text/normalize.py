@@ -280,7 +280,14 @@ _STEPS = _steps()
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 REPLACEMENT_CHARACTER = "\ufffd"
 _CAPITAL_B_RE = re.compile(r"(?<=[\u0400-\u04ff])B|B(?=[\u0400-\u04ff])")
-_BEYOND_CYRILLIC_RE = re.compile(r"[^\x00-\u02ff\u0400-\u04ff]")
+
+
+def _spread_chars_pattern() -> re.Pattern[str]:
+    """Every character `_spread_char` changes: all beyond Latin and Cyrillic (emoji, marks), and those inside
+    that are symbols or marks too: the soft hyphen (invisible: one inside a word of мат hid it from the lexicon and the model), "©",
+    "°", "®", Cyrillic combining marks. A text without any of them skips the per-character pass."""
+    inside = [chr(c) for c in (*range(0x300), *range(0x400, 0x500)) if _spread_char(chr(c)) != chr(c)]
+    return re.compile(r"[^\x00-\u02ff\u0400-\u04ff]|[" + re.escape("".join(inside)) + "]")
 
 
 def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
@@ -294,7 +301,9 @@ def normalize_with_offsets(text: str) -> tuple[str, list[int]]:
         if hint(text):
             pairs = _sub(pairs, pattern, repl, text)
             text = _text(pairs)
-    pairs = _collapse_spaces(_spread_symbols(pairs))
+    if _SPREAD_RE.search(text):
+        pairs = _spread_symbols(pairs)
+    pairs = _collapse_spaces(pairs)
     return _text(pairs), [idx for _, idx in pairs]
 
 
@@ -311,7 +320,7 @@ def normalize_text(text: str) -> str:
     for hint, pattern, repl in _STEPS:
         if hint(text):
             text = pattern.sub(repl, text)
-    if _BEYOND_CYRILLIC_RE.search(text):
+    if _SPREAD_RE.search(text):
         text = "".join(_spread_char(ch) for ch in text)
     return " ".join(text.split())
 
@@ -323,6 +332,9 @@ def _spread_char(ch: str) -> str:
     if category in ("Mn", "Cf"):
         return ""
     return ch
+
+
+_SPREAD_RE = _spread_chars_pattern()
 
 
 class TextNormalizer(TransformerMixin, BaseEstimator):
