@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 
 from training.fit.candidates import make_estimator
 from training.runtime.features import build_feature_pipeline
 from training.runtime.heads import TriageHeads
+from training.runtime.linear_heads import coef_owner
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +33,13 @@ def test_compiled_probabilities_equal_sklearn(features_and_labels, spec):
         np.testing.assert_allclose(fast[name], slow[name], rtol=1e-6, atol=1e-9, err_msg=name)
     assert fast["topic"].shape == (300, len(heads.topic_classes_))
     np.testing.assert_allclose(fast["topic"].sum(axis=1), 1.0, rtol=1e-9)
+    # The estimators' coefficients are views of the compiled matrix, also after a pickle round trip.
+    for copy in (heads, pickle.loads(pickle.dumps(heads))):
+        owners = [coef_owner(e) for e in copy._estimators().values()]
+        assert owners and all(np.shares_memory(o.coef_, copy.compiled_.W) for o in owners)
+        again = copy.predict_proba_reference(X[:300])
+        for name in slow:
+            np.testing.assert_allclose(again[name], slow[name], rtol=1e-12, err_msg=name)
 
 
 def test_unsupported_estimator_is_refused():

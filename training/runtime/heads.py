@@ -55,8 +55,18 @@ class TriageHeads(BaseEstimator):
         self.topic_head_ = fitted[0]
         self.binary_heads_ = {label: f for (label, *_), f in zip(jobs[1:], fitted[1:], strict=True)}
         self.topic_classes_ = [str(c) for c in self.topic_head_.classes_]
-        self.compiled_ = CompiledLinearHeads({**self.binary_heads_, self.topic_column: self.topic_head_})
+        self.compiled_ = CompiledLinearHeads(self._estimators())
+        self.compiled_.share_weights(self._estimators())
         return self
+
+    def _estimators(self) -> dict[str, BaseEstimator]:
+        return {**self.binary_heads_, self.topic_column: self.topic_head_}
+
+    def __setstate__(self, state: dict) -> None:
+        """A loaded model's estimators share the compiled weights again (a pickle stores a view as a copy)."""
+        super().__setstate__(state)
+        if "compiled_" in self.__dict__:
+            self.compiled_.share_weights(self._estimators())
 
     def predict_proba(self, X) -> dict[str, np.ndarray]:
         """All heads in one matrix product (see training/linear_heads.py)."""

@@ -45,6 +45,23 @@ class CompiledLinearHeads:
         self.W = np.ascontiguousarray(np.vstack(columns).T, dtype=np.float64)
         self.b = np.concatenate(biases).astype(np.float64)
 
+    def share_weights(self, estimators: dict[str, object]) -> int:
+        """Point each estimator's coefficients at its columns of W (a view) instead of a copy of the same
+        numbers: the copies are as large as W (24 MB for the shipped model) and serving never reads them,
+        only the reference path does. Returns how many arrays now share W's memory."""
+        shared = 0
+        for name, est in estimators.items():
+            head = self.heads.get(name)
+            owner = coef_owner(est)
+            if head is None or owner is None:
+                continue
+            view = self.W[:, head.start : head.start + head.width].T
+            coef = getattr(owner, "coef_", None)
+            if isinstance(coef, np.ndarray) and coef.shape == view.shape and np.array_equal(coef, view):
+                setattr(owner, "coef_", view)  # noqa: B010 (owner is any of three estimator types)
+                shared += 1
+        return shared
+
     def predict_proba(self, X) -> dict[str, np.ndarray]:
         D = np.asarray(X @ self.W) + self.b
         out = {}
@@ -64,6 +81,15 @@ class CompiledLinearHeads:
                     out[name] = np.divide(p, total, out=np.full_like(p, 1.0 / h.width), where=total != 0)
             np.clip(out[name], 0.0, 1.0, out=out[name])
         return out
+
+
+def coef_owner(est: object) -> object | None:
+    """The object whose `coef_` the compiled matrix copied (see _linear_parts)."""
+    if isinstance(est, (NBLogisticRegression, LogisticRegression)):
+        return est
+    if isinstance(est, CalibratedClassifierCV) and len(est.calibrated_classifiers_) == 1:
+        return est.calibrated_classifiers_[0].estimator
+    return None
 
 
 def _linear_parts(est: object) -> tuple[np.ndarray, np.ndarray, _Head]:

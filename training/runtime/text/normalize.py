@@ -284,8 +284,9 @@ _CAPITAL_B_RE = re.compile(r"(?<=[\u0400-\u04ff])B|B(?=[\u0400-\u04ff])")
 
 def _spread_chars_pattern() -> re.Pattern[str]:
     """Every character `_spread_char` changes: all beyond Latin and Cyrillic (emoji, marks), and those inside
-    that are symbols or marks too: the soft hyphen (invisible: one inside a word of мат hid it from the lexicon and the model), "©",
-    "°", "®", Cyrillic combining marks. A text without any of them skips the per-character pass."""
+    that are symbols or marks too: the soft hyphen (invisible: one inside a word of мат hid it from the
+    lexicon and the model), "©", "°", "®", Cyrillic combining marks. A text without any of them skips the
+    per-character pass."""
     inside = [chr(c) for c in (*range(0x300), *range(0x400, 0x500)) if _spread_char(chr(c)) != chr(c)]
     return re.compile(r"[^\x00-\u02ff\u0400-\u04ff]|[" + re.escape("".join(inside)) + "]")
 
