@@ -18,8 +18,10 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 
+from pydantic import ValidationError
+
 from service.server_options import serve
-from service.settings import get_settings
+from service.settings import Settings, get_settings
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LEGACY_MULTIPROC_ENV = "prometheus_multiproc_dir"  # still honoured by prometheus_client
@@ -69,9 +71,22 @@ def keep_serving_lean() -> None:
             sys.modules[name] = None  # type: ignore[assignment]
 
 
+def settings_or_exit() -> Settings:
+    """The settings, or one line per invalid variable and exit code 2 (never a traceback)."""
+    try:
+        return get_settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = ".".join(str(p) for p in error["loc"]).upper() or "settings"
+            secret = any(word in name for word in ("KEY", "SECRET", "TOKEN", "URL"))  # a URL may hold a password
+            got = "" if secret else f" (got {error.get('input')!r})"
+            print(f"error: invalid setting {name}: {error['msg']}{got}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 def main() -> None:
     keep_serving_lean()
-    s = get_settings()
+    s = settings_or_exit()
     with metrics_dir(s.workers), state_dir(s.workers):
         serve(
             "service.app:create_app",

@@ -6,11 +6,12 @@ is lost to a restart, and rows stored while no model is loaded stay pending unti
 every `poll_seconds` and whenever woken. Texts are classified through the app's micro-batcher (off the event
 loop, shared with /classify) on the serving model; a result is saved only for the text version it was
 computed on (an edit in between makes the row pending again). Then, with VK_ACCESS_TOKEN and VK_AUTO_HIDE=1,
-a comment whose action is the moderation action is deleted through the API method of its kind, once (the row
-is claimed first, so two workers never both call VK), and the decision and VK's answer are stored. The
-decision is stored with the result ("due"), so a restart between the two loses no hide: every drain ends
-by hiding what is due, and a claim a dead process left behind is taken again once it is older than the
-longest a VK call can take (the client's attempts, timeouts and backoff, twice over).
+a comment whose action is the moderation action, and which carries one of VK_AUTO_HIDE_FLAGS (мат and insults
+by default; disrespect to the authorities is left to a human), is deleted through the API method of its
+kind, once (the row is claimed first, so two workers never both call VK), and the decision and VK's answer
+are stored. The decision is stored with the result ("due"), so a restart between the two loses no hide:
+every drain ends by hiding what is due, and a claim a dead process left behind is taken again once it is
+older than the longest a VK call can take (the client's attempts, timeouts and backoff, twice over).
 
 One worker per app and event loop: started on first use and, when the lifespan runs `inbox_worker(app)`, at
 start-up (so rows left pending by a previous run are classified without waiting for the next event).
@@ -152,6 +153,7 @@ class InboxWorker:
         store = inbox_store(self.app)
         max_chars = self.app.state.settings.max_text_chars
         hiding = vk_client(self.app) is not None
+        hide_flags = self.app.state.settings.auto_hide_flags
         seen: set[tuple[int, int]] = set()
         saved = 0
         while True:
@@ -172,7 +174,8 @@ class InboxWorker:
                 if isinstance(result, BaseException):
                     await to_thread.run_sync(store.save_failure, item.id, item.version, type(result).__name__)
                     continue
-                hide = hiding and result.get("action") in self.moderate
+                flags = result.get("flags") or {}
+                hide = hiding and result.get("action") in self.moderate and any(flags.get(f) for f in hide_flags)
                 saved_now = await to_thread.run_sync(
                     partial(store.save_result, item.id, item.version, result, loaded.version, hide=hide)
                 )

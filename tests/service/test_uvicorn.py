@@ -56,3 +56,31 @@ def test_real_server_refuses_oversized_streamed_body(server):
         r = http.post("/classify", content=chunks(), headers={"content-type": "application/json"})
         assert r.status_code == 413 and "65536" in r.json()["error"]
         assert http.get("/health").status_code == 200  # the server is fine afterwards
+
+
+@pytest.mark.parametrize(
+    "env, name, shown",
+    [
+        ({"VK_RETRY_ATTEMPTS": "abc"}, "VK_RETRY_ATTEMPTS", "'abc'"),
+        ({"VK_AUTO_HIDE_FLAGS": "profanity,rude"}, "VK_AUTO_HIDE_FLAGS", "choose from profanity"),
+        ({"VK_SECRET": "s", "MAX_BATCH": "0"}, "MAX_BATCH", "greater than or equal to 1"),
+    ],
+)
+def test_an_invalid_setting_is_one_clear_line_and_exit_2(env, name, shown, tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        [sys.executable, "-m", "service"],
+        cwd=root,
+        env={**os.environ, "MODEL_DIR": str(tmp_path), "PORT": "1", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2, run.stderr
+    assert f"error: invalid setting {name}:" in run.stderr and shown in run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""

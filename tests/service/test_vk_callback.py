@@ -339,6 +339,42 @@ def test_each_kind_is_deleted_with_its_own_method(hiding, fake_vk, kind, method,
     assert len(calls) == 2 and {k: calls[-1].params[k] for k in params} == params
 
 
+DISRESPECT = "[club123456|Администрация], вы воры и бездельники, ничего не делаете"
+
+
+def test_criticism_of_the_authorities_is_left_to_a_human_unless_its_flag_is_listed(hiding, fake_vk, app_factory):
+    post(hiding, vk_event("wall_reply_new", comment_object("wall", 92, DISRESPECT), SECRET))
+    [row] = settled(hiding)
+    assert row["category"] == "disrespect_authority" and row["action"] in {TAX.category_actions["disrespect_authority"]}
+    assert row["hide"] is None and fake_vk.calls == []  # flagged for the moderators, not deleted
+    # Listed explicitly (VK_AUTO_HIDE_FLAGS), the same kind of comment is deleted.
+    listed = app_factory(
+        vk_secret=SECRET,
+        api_keys="k1",
+        vk_access_token="community-token",
+        vk_auto_hide=True,
+        vk_auto_hide_flags="profanity,insult_commenter,disrespect_authority",
+        vk_api_base_url=fake_vk.base_url,
+    )
+    listed.app.state.vk_client = VkClient(fake_vk.base_url, "community-token", "5.199", backoff_seconds=0.01)
+    post(listed, vk_event("wall_reply_new", comment_object("wall", 93, DISRESPECT), SECRET))
+    row = wait_for(lambda: [r for r in items(listed) if r["comment_id"] == 93], lambda xs: bool(xs and xs[0]["hide"]))
+    assert row[0]["hide"]["status"] in {"due", "pending", "hidden"}
+    wait_for(lambda: fake_vk.calls_of("wall.deleteComment"), lambda calls: len(calls) == 1)
+
+
+@pytest.mark.parametrize("flags", ["rude", "profanity, no_question"])
+def test_an_unknown_auto_hide_flag_is_a_clear_settings_error(flags):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="is not a moderation flag; choose from profanity"):
+        Settings(vk_auto_hide_flags=flags)
+    assert Settings(vk_auto_hide_flags=" insult_commenter , profanity").auto_hide_flags == {
+        "insult_commenter",
+        "profanity",
+    }
+
+
 def test_only_moderated_comments_and_only_when_enabled(hiding, fake_vk, app_factory):
     post(hiding, vk_event("wall_reply_new", comment_object("wall", 90, QUESTION), SECRET))
     [row] = settled(hiding)
