@@ -55,8 +55,9 @@ class TriageHeads(BaseEstimator):
         self.topic_head_ = fitted[0]
         self.binary_heads_ = {label: f for (label, *_), f in zip(jobs[1:], fitted[1:], strict=True)}
         self.topic_classes_ = [str(c) for c in self.topic_head_.classes_]
-        self.compiled_ = CompiledLinearHeads(self._estimators())
-        self.compiled_.share_weights(self._estimators())
+        estimators = self._estimators()
+        self.compiled_ = CompiledLinearHeads(estimators)
+        self.compiled_.share_weights(estimators)
         return self
 
     def _estimators(self) -> dict[str, BaseEstimator]:

@@ -105,7 +105,7 @@ class _Row:
     key: datetime
 
 
-def _incident(members: list[_Row], typical: _Row, address: Place, taxonomy: Taxonomy) -> Incident:
+def _incident(members: list[_Row], typical: _Row, place: Place, taxonomy: Taxonomy) -> Incident:
     """One incident from its rows in time order."""
     first, topic = members[0], members[0].topic
     urgent = any(r.urgent for r in members)
@@ -119,8 +119,8 @@ def _incident(members: list[_Row], typical: _Row, address: Place, taxonomy: Taxo
         last=members[-1].time,
         typical_id=typical.id,
         typical_text=typical.text,
-        address=address.key,
-        address_text=address.written if address.key else None,
+        address=place.key,
+        address_text=place.written,
         urgent=urgent,
         answer_hours=hours,
         deadline=first.time + timedelta(hours=hours),
@@ -191,8 +191,8 @@ def _group(
         )
         for members in groups:
             ks = [local[m] for m in members]
-            address = next((places[k] for k in ks if places[k].key), Place())  # the first member's that named it
-            incident = _incident([eligible[k] for k in ks], eligible[medoid(vectors, ks)], address, taxonomy)
+            place = next((places[k] for k in ks if places[k].key), Place())  # the first member's that named it
+            incident = _incident([eligible[k] for k in ks], eligible[medoid(vectors, ks)], place, taxonomy)
             due = eligible[ks[0]].key + timedelta(hours=incident.answer_hours)
             found.append((replace(incident, overdue=reference is not None and reference > due), due))
     found.sort(key=lambda f: (-f[0].n_comments, f[1], f[0].id))
